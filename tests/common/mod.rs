@@ -1,0 +1,92 @@
+//! Shared helpers of the integration tests: a private labs home and the real `labs` binary.
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A private labs home in a temporary folder; stops its server when dropped.
+pub struct LabHome {
+    dir: tempfile::TempDir,
+}
+
+impl LabHome {
+    pub fn new() -> LabHome {
+        let dir = tempfile::Builder::new()
+            .prefix("labs-test-")
+            .tempdir()
+            .unwrap();
+        // The server may run as another user (when the tests run as root): let it in.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        LabHome { dir }
+    }
+
+    /// The LABS_HOME folder.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// A `labs` command with this home.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_labs"));
+        command.env("LABS_HOME", self.path()).args(args);
+        command
+    }
+
+    /// Runs `labs ARGS` and returns what it did.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("cannot run labs"))
+    }
+}
+
+impl Drop for LabHome {
+    fn drop(&mut self) {
+        let _ = self.command(&["server", "stop"]).output();
+    }
+}
+
+/// What one run of `labs` printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Panics with everything printed unless the exit code is `code`.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// stdout and stderr together.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+/// The uid owning a path.
+pub fn owner(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().uid()
+}

@@ -1,0 +1,152 @@
+//! The native lab server, driven through the real `labs` binary against a real PostgreSQL.
+
+mod common;
+
+use common::{is_root, owner, LabHome};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+#[test]
+fn starts_reports_reuses_and_stops() {
+    let home = LabHome::new();
+    let started = home.run(&["server", "start"]).expect_code(0);
+    assert!(started.stdout.contains("lab server started"), "{}", started.all());
+    assert!(started.stderr.contains("creating a PostgreSQL"), "{}", started.all());
+
+    let status = home.run(&["server", "status"]).expect_code(0);
+    for field in ["backend:        native", "version:        PostgreSQL 1", "pg_background:  1."] {
+        assert!(status.stdout.contains(field), "no `{field}` in\n{}", status.stdout);
+    }
+
+    let again = home.run(&["server", "start"]).expect_code(0);
+    assert!(again.stdout.contains("is already running"), "{}", again.all());
+    assert!(!again.stderr.contains("creating"), "{}", again.all());
+
+    let psql = home
+        .run(&["server", "psql", "--", "-X", "-At", "-c", "SELECT 6 * 7"])
+        .expect_code(0);
+    assert!(psql.stdout.contains("42"), "{}", psql.all());
+
+    let stopped = home.run(&["server", "stop"]).expect_code(0);
+    assert!(stopped.stdout.contains("stopped"), "{}", stopped.all());
+    let status = home.run(&["server", "status"]).expect_code(1);
+    assert!(status.stdout.contains("No lab server is running"), "{}", status.all());
+
+    // A stopped server keeps its cluster: the next start does not run initdb again.
+    let restarted = home.run(&["server", "start"]).expect_code(0);
+    assert!(!restarted.stderr.contains("creating"), "{}", restarted.all());
+}
+
+#[test]
+fn a_stale_pid_file_is_removed() {
+    let home = LabHome::new();
+    home.run(&["server", "start"]).expect_code(0);
+    home.run(&["server", "stop"]).expect_code(0);
+    let pid_file = home.path().join("data/postmaster.pid");
+
+    // The pid of a process that has ended, as after a crash.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    std::fs::write(&pid_file, format!("{}\n", gone.id())).unwrap();
+    let run = home.run(&["server", "start"]).expect_code(0);
+    assert!(run.stderr.contains("no longer running"), "{}", run.all());
+    home.run(&["server", "stop"]).expect_code(0);
+
+    // The pid now belongs to another program, as after a reboot.
+    let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+    std::fs::write(&pid_file, format!("{}\n", other.id())).unwrap();
+    let run = home.run(&["server", "start"]);
+    other.kill().unwrap();
+    other.wait().unwrap();
+    let run = run.expect_code(0);
+    assert!(run.stderr.contains("another program"), "{}", run.all());
+}
+
+#[test]
+fn a_port_in_use_is_refused_with_advice() {
+    let home = LabHome::new();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let run = home.run(&["server", "start", "--port", &port]).expect_code(2);
+    assert!(run.stderr.contains(&format!("port {port}")), "{}", run.all());
+    assert!(run.stderr.contains("in use"), "{}", run.all());
+    assert!(run.stderr.contains("--port"), "{}", run.all());
+}
+
+#[test]
+fn the_server_never_runs_as_root() {
+    let home = LabHome::new();
+    let run = home.run(&["server", "start"]).expect_code(0);
+    let data_owner = owner(&home.path().join("data"));
+    let status = home.run(&["server", "status"]).expect_code(0);
+    if is_root() {
+        assert!(run.stderr.contains("runs as the system user `postgres`"), "{}", run.all());
+        let postgres = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+        assert_eq!(data_owner, postgres.uid.as_raw());
+        assert!(status.stdout.contains("runs as:        postgres"), "{}", status.stdout);
+    } else {
+        assert_eq!(data_owner, nix::unistd::Uid::effective().as_raw());
+    }
+}
+
+#[test]
+fn a_data_dir_of_another_user_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: giving a folder to another user needs root");
+        return;
+    }
+    let home = LabHome::new();
+    home.run(&["server", "start"]).expect_code(0);
+    home.run(&["server", "stop"]).expect_code(0);
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let data = home.path().join("data");
+    nix::unistd::chown(&data, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let run = home.run(&["server", "start"]).expect_code(2);
+    assert!(run.stderr.contains("belongs to `nobody`"), "{}", run.all());
+    assert!(run.stderr.contains("chown -R postgres"), "{}", run.all());
+}
+
+#[test]
+fn a_home_the_server_user_cannot_enter_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: only root runs the server as another user");
+        return;
+    }
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run = common::Run::from(
+        Command::new(env!("CARGO_BIN_EXE_labs"))
+            .env("LABS_HOME", private.path().join("home"))
+            .args(["server", "start"])
+            .output()
+            .unwrap(),
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("cannot enter"), "{}", run.all());
+    assert!(run.stderr.contains("LABS_HOME"), "{}", run.all());
+}
+
+#[test]
+fn missing_or_unsupported_binaries_say_what_to_do() {
+    let home = LabHome::new();
+    let empty = tempfile::tempdir().unwrap();
+    let run = home
+        .run(&["server", "start", "--pg-bin", empty.path().to_str().unwrap()])
+        .expect_code(2);
+    assert!(run.stderr.contains("has no `initdb`"), "{}", run.all());
+    assert!(run.stderr.contains("make setup"), "{}", run.all());
+
+    // A folder whose `postgres` is a PostgreSQL too old for the extension.
+    let old = tempfile::tempdir().unwrap();
+    for tool in ["initdb", "pg_ctl", "postgres"] {
+        let path = old.path().join(tool);
+        std::fs::write(&path, "#!/bin/sh\necho 'postgres (PostgreSQL) 9.6.24'\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let run = home
+        .run(&["server", "start", "--pg-bin", old.path().to_str().unwrap()])
+        .expect_code(2);
+    assert!(run.stderr.contains("is PostgreSQL 9"), "{}", run.all());
+    assert!(run.stderr.contains("14 to 17"), "{}", run.all());
+}
