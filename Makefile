@@ -2,7 +2,7 @@
 LABS := target/release/labs
 PG_CONFIG ?= pg_config
 
-.PHONY: setup build demo test cargo-test lint fmt-check installcheck
+.PHONY: setup build demo test cargo-test lint fmt-check installcheck bench
 
 setup:
 	@scripts/setup
@@ -27,3 +27,6 @@ fmt-check:
 
 installcheck: setup
 	@eval "$$($(LABS) server env)" && $(MAKE) -s -C extension installcheck PG_CONFIG=$(PG_CONFIG)
+
+bench: setup
+	@$(LABS) bench extension --out target/bench

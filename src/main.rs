@@ -1,5 +1,6 @@
 //! `labs`: the command-line runner of the pgbg-labs course; parses arguments and dispatches.
 
+mod bench;
 mod home;
 mod pgbin;
 mod server;
@@ -25,6 +26,30 @@ enum Command {
     /// Start, inspect and stop the lab server.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Run a benchmark and print its table (figures also go to `--out` as JSON).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// pg_background against dblink: per-call round trip and streaming a million rows.
+    Extension {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Calls per method and round for the round trip.
+        #[arg(long, default_value_t = 200)]
+        calls: i32,
+        /// Rows to stream.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: i32,
+        /// Rounds; methods alternate within each round, the median is reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Folder for the JSON figures.
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -104,6 +129,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ServerCommand::Logs { lines } => server_cmd::logs(&home, lines)?,
             ServerCommand::Env(args) => server_cmd::env(&home, &args.options())?,
         },
+        Command::Bench(BenchCommand::Extension {
+            server,
+            calls,
+            rows,
+            rounds,
+            out,
+        }) => {
+            let server = server::ensure_running(&home, &server.options())?;
+            let report = bench::extension(&server, calls, rows, rounds, &out)?;
+            bench::print_extension(&report);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
