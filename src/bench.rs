@@ -195,19 +195,17 @@ pub fn print_extension(report: &ExtensionReport) {
         report.server_version, report.rounds
     );
     println!(
-        "\n{:<20} {:>12}  {}",
+        "\n{:<20} {:>12}  method",
         format!("per call (x{})", report.calls_per_round),
-        "ms/call",
-        "method"
+        "ms/call"
     );
     for m in &report.round_trip {
         println!("{:<20} {:>12.3}  {}", m.name, m.median_ms, m.what);
     }
     println!(
-        "\n{:<20} {:>12}  {}",
+        "\n{:<20} {:>12}  method",
         format!("{} rows", report.stream_rows),
-        "ms",
-        "method"
+        "ms"
     );
     for m in &report.streaming {
         println!("{:<20} {:>12.1}  {}", m.name, m.median_ms, m.what);
@@ -242,7 +240,7 @@ fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
+    if sorted.len().is_multiple_of(2) {
         (sorted[mid - 1] + sorted[mid]) / 2.0
     } else {
         sorted[mid]

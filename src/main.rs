@@ -1,10 +1,22 @@
 //! `labs`: the command-line runner of the pgbg-labs course; parses arguments and dispatches.
 
+mod answer;
 mod bench;
+mod check_cmd;
+mod checks;
+mod dev;
 mod home;
+mod init;
+mod lab;
 mod pgbin;
+mod report;
+mod sandbox;
+mod scenario;
 mod server;
 mod server_cmd;
+mod session;
+mod snapshot;
+mod verdict;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -17,18 +29,86 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "labs", version, propagate_version = true)]
 struct Cli {
+    /// The folder of the labs (default: `LABS_DIR`, else the labs/ this binary was built with).
+    #[arg(long, global = true, value_name = "DIR", env = "LABS_DIR")]
+    labs_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Which labs a command works on: a number or `all`.
+#[derive(Clone, Debug)]
+enum Which {
+    All,
+    One(u32),
+}
+
+impl std::str::FromStr for Which {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Which, String> {
+        match s {
+            "all" => Ok(Which::All),
+            n => n
+                .parse()
+                .map(Which::One)
+                .map_err(|_| format!("`{n}` is neither a lab number nor `all`")),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Check your answer to lab N (or `all`) and print what passed, what did not, and hints.
+    ///
+    /// Exit code 0 when every check passed, 1 when some failed, 2 when the answer or the
+    /// environment could not be used.
+    Check {
+        /// The lab's number, or `all`.
+        lab: Which,
+        /// The answer file (default: answers/labN.sql in the current folder).
+        #[arg(long, value_name = "FILE")]
+        answer: Option<PathBuf>,
+        /// How to print the verdict.
+        #[arg(long, value_enum, default_value_t = check_cmd::Format::Text)]
+        format: check_cmd::Format,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Create a workspace: answers/lab1.sql..lab3.sql from the starters, and a README.
+    Init {
+        /// The folder of the workspace.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Tools for the labs' authors.
+    #[command(subcommand)]
+    Dev(DevCommand),
     /// Start, inspect and stop the lab server.
     #[command(subcommand)]
     Server(ServerCommand),
     /// Run a benchmark and print its table (figures also go to `--out` as JSON).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Prove the checker: every solution passes, every starter fails, every wrong answer fails
+    /// exactly the checks its header names.
+    Check {
+        /// The lab's number, or `all`.
+        #[arg(default_value = "all")]
+        lab: Which,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Write the snapshots of lab N from its reference solution.
+    Bless {
+        /// The lab's number, or `all`.
+        lab: Which,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -114,7 +194,56 @@ fn main() -> ExitCode {
 /// was found wanting, 2 (from `main`) when the command could not do its job.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let home = home::Home::resolve()?;
+    let labs_dir = cli
+        .labs_dir
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("labs"));
+    let select = |which: &Which| -> anyhow::Result<Vec<lab::Lab>> {
+        match which {
+            Which::All => lab::Lab::load_all(&labs_dir),
+            Which::One(n) => Ok(vec![lab::Lab::find(&labs_dir, *n)?]),
+        }
+    };
+    let verdict = |ok: bool| {
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    };
     match cli.command {
+        Command::Check {
+            lab,
+            answer,
+            format,
+            server,
+        } => {
+            let labs = select(&lab)?;
+            if answer.is_some() && labs.len() > 1 {
+                anyhow::bail!("`--answer` names one file: use it with one lab, not `all`");
+            }
+            let server = server::ensure_running(&home, &server.options())?;
+            return Ok(verdict(check_cmd::check(
+                &server,
+                &labs,
+                answer.as_deref(),
+                format,
+            )?));
+        }
+        Command::Init { dir } => init::init(&dir, &select(&Which::All)?)?,
+        Command::Dev(DevCommand::Check { lab, server }) => {
+            let labs = select(&lab)?;
+            let server = server::ensure_running(&home, &server.options())?;
+            return Ok(verdict(dev::check(&server, &labs)?));
+        }
+        Command::Dev(DevCommand::Bless { lab, server }) => {
+            let labs = select(&lab)?;
+            let server = server::ensure_running(&home, &server.options())?;
+            let mut ok = true;
+            for lab in &labs {
+                ok &= dev::bless(&server, lab)?;
+            }
+            return Ok(verdict(ok));
+        }
         Command::Server(command) => match command {
             ServerCommand::Start(args) => server_cmd::start(&home, &args.options())?,
             ServerCommand::Status => {

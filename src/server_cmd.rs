@@ -46,7 +46,9 @@ pub fn status(home: &Home) -> Result<bool> {
     println!("runs as:        {}", server.os_user);
     println!(
         "pg_background:  {}",
-        extension.as_deref().unwrap_or("not installed (run `make setup`)")
+        extension
+            .as_deref()
+            .unwrap_or("not installed (run `make setup`)")
     );
     println!("worker slots:   {}", row.get::<_, String>(3));
     println!("uptime:         {}", row.get::<_, String>(2));

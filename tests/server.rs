@@ -11,16 +11,36 @@ use std::process::Command;
 fn starts_reports_reuses_and_stops() {
     let home = LabHome::new();
     let started = home.run(&["server", "start"]).expect_code(0);
-    assert!(started.stdout.contains("lab server started"), "{}", started.all());
-    assert!(started.stderr.contains("creating a PostgreSQL"), "{}", started.all());
+    assert!(
+        started.stdout.contains("lab server started"),
+        "{}",
+        started.all()
+    );
+    assert!(
+        started.stderr.contains("creating a PostgreSQL"),
+        "{}",
+        started.all()
+    );
 
     let status = home.run(&["server", "status"]).expect_code(0);
-    for field in ["backend:        native", "version:        PostgreSQL 1", "pg_background:  1."] {
-        assert!(status.stdout.contains(field), "no `{field}` in\n{}", status.stdout);
+    for field in [
+        "backend:        native",
+        "version:        PostgreSQL 1",
+        "pg_background:  1.",
+    ] {
+        assert!(
+            status.stdout.contains(field),
+            "no `{field}` in\n{}",
+            status.stdout
+        );
     }
 
     let again = home.run(&["server", "start"]).expect_code(0);
-    assert!(again.stdout.contains("is already running"), "{}", again.all());
+    assert!(
+        again.stdout.contains("is already running"),
+        "{}",
+        again.all()
+    );
     assert!(!again.stderr.contains("creating"), "{}", again.all());
 
     let psql = home
@@ -31,11 +51,19 @@ fn starts_reports_reuses_and_stops() {
     let stopped = home.run(&["server", "stop"]).expect_code(0);
     assert!(stopped.stdout.contains("stopped"), "{}", stopped.all());
     let status = home.run(&["server", "status"]).expect_code(1);
-    assert!(status.stdout.contains("No lab server is running"), "{}", status.all());
+    assert!(
+        status.stdout.contains("No lab server is running"),
+        "{}",
+        status.all()
+    );
 
     // A stopped server keeps its cluster: the next start does not run initdb again.
     let restarted = home.run(&["server", "start"]).expect_code(0);
-    assert!(!restarted.stderr.contains("creating"), "{}", restarted.all());
+    assert!(
+        !restarted.stderr.contains("creating"),
+        "{}",
+        restarted.all()
+    );
 }
 
 #[test]
@@ -68,8 +96,14 @@ fn a_port_in_use_is_refused_with_advice() {
     let home = LabHome::new();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let run = home.run(&["server", "start", "--port", &port]).expect_code(2);
-    assert!(run.stderr.contains(&format!("port {port}")), "{}", run.all());
+    let run = home
+        .run(&["server", "start", "--port", &port])
+        .expect_code(2);
+    assert!(
+        run.stderr.contains(&format!("port {port}")),
+        "{}",
+        run.all()
+    );
     assert!(run.stderr.contains("in use"), "{}", run.all());
     assert!(run.stderr.contains("--port"), "{}", run.all());
 }
@@ -81,10 +115,18 @@ fn the_server_never_runs_as_root() {
     let data_owner = owner(&home.path().join("data"));
     let status = home.run(&["server", "status"]).expect_code(0);
     if is_root() {
-        assert!(run.stderr.contains("runs as the system user `postgres`"), "{}", run.all());
+        assert!(
+            run.stderr.contains("runs as the system user `postgres`"),
+            "{}",
+            run.all()
+        );
         let postgres = nix::unistd::User::from_name("postgres").unwrap().unwrap();
         assert_eq!(data_owner, postgres.uid.as_raw());
-        assert!(status.stdout.contains("runs as:        postgres"), "{}", status.stdout);
+        assert!(
+            status.stdout.contains("runs as:        postgres"),
+            "{}",
+            status.stdout
+        );
     } else {
         assert_eq!(data_owner, nix::unistd::Uid::effective().as_raw());
     }
@@ -132,7 +174,12 @@ fn missing_or_unsupported_binaries_say_what_to_do() {
     let home = LabHome::new();
     let empty = tempfile::tempdir().unwrap();
     let run = home
-        .run(&["server", "start", "--pg-bin", empty.path().to_str().unwrap()])
+        .run(&[
+            "server",
+            "start",
+            "--pg-bin",
+            empty.path().to_str().unwrap(),
+        ])
         .expect_code(2);
     assert!(run.stderr.contains("has no `initdb`"), "{}", run.all());
     assert!(run.stderr.contains("make setup"), "{}", run.all());

@@ -90,7 +90,15 @@ pub fn stop(home: &Home, server: &Server) -> Result<bool> {
     let bin = PgBin::locate(server.pg_bin.as_deref())?;
     let user = server_user()?;
     let out = as_user(Command::new(bin.tool("pg_ctl")), &user, home)
-        .args(["stop", "--wait", "--timeout=60", "--silent", "-m", "fast", "-D"])
+        .args([
+            "stop",
+            "--wait",
+            "--timeout=60",
+            "--silent",
+            "-m",
+            "fast",
+            "-D",
+        ])
         .arg(&data)
         .output()
         .context("cannot run pg_ctl")?;
@@ -209,11 +217,21 @@ fn init_cluster(home: &Home, bin: &PgBin, user: &OsUser, password: &str) -> Resu
     if Uid::effective() != user.uid {
         chown(&pwfile, Some(user.uid), Some(user.gid))?;
     }
-    eprintln!("labs: creating a PostgreSQL {} cluster in `{}`", bin.major, data.display());
+    eprintln!(
+        "labs: creating a PostgreSQL {} cluster in `{}`",
+        bin.major,
+        data.display()
+    );
     let out = as_user(Command::new(bin.tool("initdb")), user, home)
         .arg("-D")
         .arg(&data)
-        .args(["-U", SUPERUSER, "--encoding=UTF8", "--locale=C", "--no-sync"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
         .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
         .arg(format!("--pwfile={}", pwfile.display()))
         .output()
@@ -228,7 +246,9 @@ fn init_cluster(home: &Home, bin: &PgBin, user: &OsUser, password: &str) -> Resu
     }
     let conf = data.join("postgresql.conf");
     let mut text = fs::read_to_string(&conf)?;
-    text.push_str("\n# The labs' own settings, rewritten on every start.\ninclude_if_exists = 'labs.conf'\n");
+    text.push_str(
+        "\n# The labs' own settings, rewritten on every start.\ninclude_if_exists = 'labs.conf'\n",
+    );
     fs::write(&conf, text)?;
     Ok(())
 }
@@ -275,7 +295,13 @@ fn remove_stale_pid_file(data: &Path) -> Result<()> {
     let Ok(text) = fs::read_to_string(&pid_file) else {
         return Ok(());
     };
-    let pid: i32 = text.lines().next().unwrap_or("").trim().parse().unwrap_or(0);
+    let pid: i32 = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or(0);
     let alive = pid > 0 && nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok();
     let is_postgres = alive
         && fs::read_to_string(format!("/proc/{pid}/comm"))

@@ -1,0 +1,79 @@
+//! A student's answer: one SQL file, read as UTF-8, with the causes it can be unusable for.
+
+use std::path::Path;
+
+/// The largest answer accepted; a bigger file is not an answer anyone typed.
+pub const MAX_BYTES: u64 = 1024 * 1024;
+
+/// Reads an answer, or says in Russian, naming the file, why it cannot be used.
+pub fn read(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(_) => return Err(format!("файл ответа `{shown}` не найден")),
+    };
+    if !meta.is_file() {
+        return Err(format!("`{shown}` — не файл"));
+    }
+    if meta.len() > MAX_BYTES {
+        return Err(format!(
+            "файл ответа `{shown}` слишком велик: {} байт, а допустимо не больше {MAX_BYTES}",
+            meta.len()
+        ));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("файл ответа `{shown}` не читается: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        format!(
+            "файл ответа `{shown}` не в кодировке UTF-8 (первый неверный байт в строке {line}); \
+             сохраните его как текст в UTF-8"
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Err(format!("файл ответа `{shown}` пуст"));
+    }
+    Ok(text)
+}
+
+/// The line and column of a 1-based character position in `text` (as PostgreSQL reports it).
+pub fn line_col(text: &str, position: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut col = 1;
+    for c in text.chars().take(position.saturating_sub(1)) {
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_become_lines() {
+        let text = "SELECT 1;\nSELEC 2;\n";
+        assert_eq!(line_col(text, 11), (2, 1));
+        assert_eq!(line_col(text, 1), (1, 1));
+    }
+
+    #[test]
+    fn bad_files_are_named_with_their_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("lab1.sql");
+        assert!(read(&missing).unwrap_err().contains("не найден"));
+        std::fs::write(&missing, "  \n").unwrap();
+        assert!(read(&missing).unwrap_err().contains("пуст"));
+        std::fs::write(&missing, b"SELECT 1;\n\xff\xfe").unwrap();
+        let err = read(&missing).unwrap_err();
+        assert!(err.contains("UTF-8") && err.contains("строке 2"), "{err}");
+        std::fs::write(&missing, vec![b'-'; MAX_BYTES as usize + 1]).unwrap();
+        assert!(read(&missing).unwrap_err().contains("слишком велик"));
+    }
+}

@@ -1,0 +1,369 @@
+//! Running a lab's checks on an answer: one sandbox per dataset, the answer loaded as the
+//! student's role, then every check in order, each within its own time limit.
+
+use crate::answer;
+use crate::lab::{Check, Dataset, Judge, Lab};
+use crate::sandbox::Sandbox;
+use crate::scenario;
+use crate::server::Server;
+use crate::session::{Session, StepError};
+use crate::snapshot;
+use crate::verdict::{CheckResult, Status, Verdict};
+use anyhow::Result;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long the answer file itself may take to run (it should only create functions).
+const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What a check found.
+pub enum Outcome {
+    Pass(Option<String>),
+    Fail {
+        detail: Option<String>,
+        diff: Option<String>,
+    },
+    Error(String),
+    Timeout,
+}
+
+impl Outcome {
+    /// A failure with a Russian detail.
+    pub fn fail(detail: impl Into<String>) -> Outcome {
+        Outcome::Fail {
+            detail: Some(detail.into()),
+            diff: None,
+        }
+    }
+}
+
+/// A check's state while it runs: the sessions, the deadline and the student's time so far.
+pub struct CheckRun<'a> {
+    pub server: &'a Server,
+    pub sandbox: &'a Sandbox,
+    pub student: &'a mut Session,
+    pub checker: &'a mut Session,
+    pub deadline: Instant,
+    /// Milliseconds spent in the student's SQL and in the lab's intentional waits.
+    pub student_ms: u64,
+}
+
+impl CheckRun<'_> {
+    /// Runs SQL as the student's role; its time counts as the student's.
+    pub fn student_sql(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<postgres::SimpleQueryMessage>, StepError> {
+        let start = Instant::now();
+        let result = self.student.run(sql, self.deadline);
+        self.student_ms += start.elapsed().as_millis() as u64;
+        result
+    }
+
+    /// Runs SQL as the checker's role.
+    pub fn checker_sql(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<postgres::SimpleQueryMessage>, StepError> {
+        self.checker.run(sql, self.deadline)
+    }
+}
+
+/// Whether snapshots are compared (a student's run) or written (`labs dev bless`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Snapshots {
+    Compare,
+    Bless,
+}
+
+/// Runs every check of `lab` on the answer at `path`. An error means the environment failed (the
+/// server, a lab file); anything wrong with the answer is in the verdict.
+pub fn run(server: &Server, lab: &Lab, path: &Path, snapshots: Snapshots) -> Result<Verdict> {
+    let start = Instant::now();
+    let shown = path.display().to_string();
+    let text = match answer::read(path) {
+        Ok(text) => text,
+        Err(problem) => {
+            let results = every_check(lab, |check, dataset| {
+                result(
+                    check,
+                    dataset,
+                    Outcome::Error(problem.clone()),
+                    Duration::ZERO,
+                    0,
+                )
+            });
+            return Ok(Verdict::new(lab, shown, Some(problem), results, 0));
+        }
+    };
+    let mut results = Vec::new();
+    for dataset in &lab.datasets {
+        results.extend(run_dataset(server, lab, dataset, &text, snapshots)?);
+    }
+    let elapsed = start.elapsed().as_millis() as u64;
+    Ok(Verdict::new(lab, shown, None, results, elapsed))
+}
+
+/// The checks on one dataset, in one sandbox.
+fn run_dataset(
+    server: &Server,
+    lab: &Lab,
+    dataset: &Dataset,
+    text: &str,
+    snapshots: Snapshots,
+) -> Result<Vec<CheckResult>> {
+    let sandbox = Sandbox::create(server, lab, dataset)?;
+    let mut checker = sandbox.checker_session()?;
+    checker.client.batch_execute(
+        "SET search_path = pg_catalog, public; SET lock_timeout = '5s';
+         SET application_name = 'labs checker'",
+    )?;
+    let mut student = sandbox.student_session()?;
+    let load_start = Instant::now();
+    let loaded = student.run(text, Instant::now() + LOAD_TIMEOUT);
+    let load_ms = load_start.elapsed().as_millis() as u64;
+    let load_error = loaded.err().map(|err| describe_load_error(&err, text));
+
+    let mut results: Vec<CheckResult> = Vec::new();
+    for (i, check) in lab
+        .checks
+        .iter()
+        .filter(|c| c.runs_on(&dataset.name))
+        .enumerate()
+    {
+        let start = Instant::now();
+        let (outcome, student_ms) = if let Some(problem) = &load_error {
+            (Outcome::Error(problem.clone()), 0)
+        } else if let Some(need) = unmet_need(lab, check, &results) {
+            let detail = format!("не проверялось: сначала должна пройти проверка «{need}»");
+            (Outcome::fail(detail), 0)
+        } else {
+            if student.is_closed() {
+                student = sandbox.student_session()?;
+            }
+            if checker.is_closed() {
+                checker = sandbox.checker_session()?;
+            }
+            let mut run = CheckRun {
+                server,
+                sandbox: &sandbox,
+                student: &mut student,
+                checker: &mut checker,
+                deadline: start + Duration::from_millis(check.timeout_ms),
+                student_ms: 0,
+            };
+            let outcome = run_check(&mut run, lab, dataset, check, snapshots);
+            (outcome, run.student_ms)
+        };
+        // The answer's load counts as the student's time of the first check.
+        let student_ms = student_ms + if i == 0 { load_ms } else { 0 };
+        results.push(result(
+            check,
+            &dataset.name,
+            outcome,
+            start.elapsed(),
+            student_ms,
+        ));
+        end_student_workers(server, &sandbox, student.pid)?;
+    }
+    drop(student);
+    drop(checker);
+    sandbox.drop_all()?;
+    Ok(results)
+}
+
+/// The title of the first check this one needs that did not pass on this dataset.
+fn unmet_need<'a>(lab: &'a Lab, check: &'a Check, done: &[CheckResult]) -> Option<&'a str> {
+    check.needs.iter().find_map(|need| {
+        let passed = done
+            .iter()
+            .any(|r| &r.id == need && r.status == Status::Passed);
+        (!passed).then(|| {
+            lab.checks
+                .iter()
+                .find(|c| &c.id == need)
+                .map_or(need.as_str(), |c| c.title.as_str())
+        })
+    })
+}
+
+/// Runs one check's steps and judges it.
+fn run_check(
+    run: &mut CheckRun,
+    lab: &Lab,
+    dataset: &Dataset,
+    check: &Check,
+    snapshots: Snapshots,
+) -> Outcome {
+    if let Some(sql) = &check.before {
+        if let Err(err) = run.checker_sql(sql) {
+            return step_failed(err, "подготовка проверки");
+        }
+    }
+    if let Some(sql) = &check.student {
+        if let Err(err) = run.student_sql(sql) {
+            return step_failed(err, &format!("выполнение `{}`", sql.trim()));
+        }
+    }
+    match check.judge() {
+        Judge::Verify(sql) => match run.checker_sql(sql) {
+            Ok(messages) => judge_verify(&messages),
+            Err(err) => step_failed(err, "проверочный запрос"),
+        },
+        Judge::Snapshot(sql) => match run.checker_sql(sql) {
+            Ok(messages) => judge_snapshot(lab, dataset, check, &messages, snapshots),
+            Err(err) => step_failed(err, "запрос снимка"),
+        },
+        Judge::Scenario(name) => scenario::run(name, run),
+    }
+}
+
+/// A verify query returns one row `(ok boolean, detail text)`.
+fn judge_verify(messages: &[postgres::SimpleQueryMessage]) -> Outcome {
+    let row = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    });
+    let Some(row) = row else {
+        return Outcome::Error(
+            "проверочный запрос не вернул строки (ошибка в лабораторной)".into(),
+        );
+    };
+    let detail = row.try_get("detail").ok().flatten().map(str::to_string);
+    match row.try_get("ok").ok().flatten() {
+        Some("t") => Outcome::Pass(detail),
+        _ => Outcome::Fail { detail, diff: None },
+    }
+}
+
+/// Compares the rendered rows with the blessed snapshot, or blesses them.
+fn judge_snapshot(
+    lab: &Lab,
+    dataset: &Dataset,
+    check: &Check,
+    messages: &[postgres::SimpleQueryMessage],
+    snapshots: Snapshots,
+) -> Outcome {
+    let have = snapshot::render(messages);
+    let path = snapshot::path(&lab.dir, &check.id, &dataset.name);
+    if snapshots == Snapshots::Bless {
+        let source = format!("labs/{}/lab.toml", lab.dir_name());
+        let expression = format!("{}@{}", check.id, dataset.name);
+        return match snapshot::write(&path, &source, &expression, &have) {
+            Ok(()) => Outcome::Pass(Some("эталон записан".into())),
+            Err(err) => Outcome::Error(format!("{err:#}")),
+        };
+    }
+    match snapshot::read(&path) {
+        Ok(Some(want)) => match snapshot::diff(&want, &have) {
+            None => Outcome::Pass(None),
+            Some(diff) => Outcome::Fail {
+                detail: Some("результат отличается от ожидаемого".into()),
+                diff: Some(diff),
+            },
+        },
+        Ok(None) => Outcome::Error(format!(
+            "нет эталона `{}` (ошибка в лабораторной: выполните `labs dev bless {}`)",
+            path.display(),
+            lab.number
+        )),
+        Err(err) => Outcome::Error(format!("{err:#}")),
+    }
+}
+
+/// A step that did not finish: a timeout, or an error naming the step.
+fn step_failed(err: StepError, step: &str) -> Outcome {
+    match err {
+        StepError::Timeout => Outcome::Timeout,
+        other => Outcome::Error(format!("{step}: {}", other.describe())),
+    }
+}
+
+/// Says which line of the answer failed to load, and how.
+fn describe_load_error(err: &StepError, text: &str) -> String {
+    match err {
+        StepError::Db {
+            position: Some(p), ..
+        } => {
+            let (line, col) = answer::line_col(text, *p);
+            format!(
+                "ваш файл не выполнился (строка {line}, позиция {col}): {}",
+                err.describe()
+            )
+        }
+        StepError::Timeout => format!(
+            "ваш файл выполнялся дольше {} с и был прерван: при загрузке он должен только \
+             создавать объекты",
+            LOAD_TIMEOUT.as_secs()
+        ),
+        other => format!("ваш файл не выполнился: {}", other.describe()),
+    }
+}
+
+/// Ends the background workers the student's session left running, so that the next check
+/// starts with every worker slot it had.
+fn end_student_workers(server: &Server, sandbox: &Sandbox, student_pid: i32) -> Result<()> {
+    let mut admin = server.connect("postgres")?;
+    admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE usename = $1 AND pid <> $2 AND backend_type <> 'client backend'",
+        &[&sandbox.student, &student_pid],
+    )?;
+    Ok(())
+}
+
+/// One result per check and dataset, made by `make`.
+fn every_check(lab: &Lab, make: impl Fn(&Check, &str) -> CheckResult) -> Vec<CheckResult> {
+    lab.datasets
+        .iter()
+        .flat_map(|d| {
+            lab.checks
+                .iter()
+                .filter(|c| c.runs_on(&d.name))
+                .map(|c| make(c, &d.name))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Turns an outcome into the check's result with its messages and points.
+fn result(
+    check: &Check,
+    dataset: &str,
+    outcome: Outcome,
+    elapsed: Duration,
+    student_ms: u64,
+) -> CheckResult {
+    let (status, detail, diff) = match outcome {
+        Outcome::Pass(detail) => (Status::Passed, detail, None),
+        Outcome::Fail { detail, diff } => (Status::Failed, detail, diff),
+        Outcome::Error(detail) => (Status::Error, Some(detail), None),
+        Outcome::Timeout => (
+            Status::Timeout,
+            Some(format!(
+                "проверка не уложилась в {:.1} с и была прервана",
+                check.timeout_ms as f64 / 1000.0
+            )),
+            None,
+        ),
+    };
+    let passed = status == Status::Passed;
+    CheckResult {
+        id: check.id.clone(),
+        title: check.title.clone(),
+        dataset: dataset.to_string(),
+        status,
+        points: if passed { check.points } else { 0 },
+        max_points: check.points,
+        message: if passed {
+            check.pass.clone()
+        } else {
+            check.fail.clone()
+        },
+        detail,
+        diff,
+        hint: (!passed).then(|| check.hint.clone()),
+        elapsed_ms: elapsed.as_millis() as u64,
+        student_ms,
+    }
+}

@@ -1,0 +1,241 @@
+//! A lab: the contents of `labs/NN_slug/` parsed from lab.toml into one typed model.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One lab, as `lab.toml` describes it, with the folder it came from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    /// The lab's number, as in `labs check N`.
+    pub number: u32,
+    /// A short ASCII name, as in the folder `NN_slug`.
+    pub slug: String,
+    /// The title, in Russian.
+    pub title: String,
+    /// Bumped whenever the data or the checks change: part of the template database's name
+    /// and of every grade's key.
+    pub version: u32,
+    /// The datasets; every data-dependent check runs on each.
+    pub datasets: Vec<Dataset>,
+    /// The checks, in the order they run.
+    pub checks: Vec<Check>,
+    /// The folder of the lab.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+/// A dataset: a name and the parameters the setup reads as settings `lab.<name>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    pub name: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Value>,
+}
+
+/// One check: what it runs, how it decides, and what it tells the student.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// A snake_case name, unique in the lab.
+    pub id: String,
+    /// What it checks, in Russian.
+    pub title: String,
+    pub points: u32,
+    /// The wall-clock limit of the whole check, in milliseconds.
+    pub timeout_ms: u64,
+    /// Earlier checks that must have passed (on the same dataset) for this one to run.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Superuser SQL run before the student step.
+    pub before: Option<String>,
+    /// SQL run as the run's unprivileged role; its time is the student's.
+    pub student: Option<String>,
+    /// Superuser SQL returning one row `(ok boolean, detail text)`.
+    pub verify: Option<String>,
+    /// Superuser SQL whose rendered rows must equal the blessed snapshot.
+    pub snapshot: Option<String>,
+    /// The name of a check written in Rust.
+    pub scenario: Option<String>,
+    /// The datasets this check runs on; all when empty.
+    #[serde(default)]
+    pub datasets: Vec<String>,
+    /// Said when it passes, in Russian.
+    pub pass: String,
+    /// Said when it fails, in Russian.
+    pub fail: String,
+    /// What to look at next, in Russian; never the answer.
+    pub hint: String,
+}
+
+/// How a check decides, exactly one of three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judge<'a> {
+    Verify(&'a str),
+    Snapshot(&'a str),
+    Scenario(&'a str),
+}
+
+impl Check {
+    /// The one way this check decides (validated when the lab is loaded).
+    pub fn judge(&self) -> Judge<'_> {
+        match (&self.verify, &self.snapshot, &self.scenario) {
+            (Some(sql), None, None) => Judge::Verify(sql),
+            (None, Some(sql), None) => Judge::Snapshot(sql),
+            (None, None, Some(name)) => Judge::Scenario(name),
+            _ => unreachable!("validated in Lab::load"),
+        }
+    }
+
+    /// Whether the check runs on `dataset`.
+    pub fn runs_on(&self, dataset: &str) -> bool {
+        self.datasets.is_empty() || self.datasets.iter().any(|d| d == dataset)
+    }
+}
+
+impl Lab {
+    /// Reads and validates `dir/lab.toml`.
+    pub fn load(dir: &Path) -> Result<Lab> {
+        let path = dir.join("lab.toml");
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        let mut lab: Lab =
+            toml::from_str(&text).with_context(|| format!("`{}` is not valid", path.display()))?;
+        lab.dir = dir.to_path_buf();
+        lab.validate()
+            .with_context(|| format!("`{}` is not valid", path.display()))?;
+        Ok(lab)
+    }
+
+    /// Loads every lab under `root`, ordered by number.
+    pub fn load_all(root: &Path) -> Result<Vec<Lab>> {
+        let mut labs = Vec::new();
+        let entries =
+            fs::read_dir(root).with_context(|| format!("cannot read `{}`", root.display()))?;
+        for entry in entries {
+            let dir = entry?.path();
+            if dir.join("lab.toml").is_file() {
+                labs.push(Lab::load(&dir)?);
+            }
+        }
+        labs.sort_by_key(|l| l.number);
+        Ok(labs)
+    }
+
+    /// Finds lab `number` under `root`.
+    pub fn find(root: &Path, number: u32) -> Result<Lab> {
+        let labs = Lab::load_all(root)?;
+        let known: Vec<String> = labs.iter().map(|l| l.number.to_string()).collect();
+        labs.into_iter()
+            .find(|l| l.number == number)
+            .with_context(|| {
+                format!(
+                    "there is no lab {number} in `{}` (there are: {})",
+                    root.display(),
+                    known.join(", ")
+                )
+            })
+    }
+
+    /// The points of all checks on one dataset, summed over the datasets they run on.
+    pub fn max_points(&self) -> u32 {
+        self.datasets
+            .iter()
+            .flat_map(|d| self.checks.iter().filter(|c| c.runs_on(&d.name)))
+            .map(|c| c.points)
+            .sum()
+    }
+
+    /// The name of the lab's folder, `NN_slug`.
+    pub fn dir_name(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// A file of the lab folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Reads a file of the lab folder.
+    pub fn read(&self, name: &str) -> Result<String> {
+        let path = self.file(name);
+        fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))
+    }
+
+    /// The wrong answers, `wrong/*.sql`, sorted by name.
+    pub fn wrong_answers(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.file("wrong");
+        let mut files: Vec<PathBuf> = match fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        files.sort();
+        Ok(files)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let expected = format!("{:02}_{}", self.number, self.slug);
+        if self.dir_name() != expected {
+            bail!(
+                "lab {} `{}` must live in a folder named `{expected}`",
+                self.number,
+                self.slug
+            );
+        }
+        if self.datasets.is_empty() {
+            bail!("lab {} has no dataset", self.number);
+        }
+        let datasets: Vec<&str> = self.datasets.iter().map(|d| d.name.as_str()).collect();
+        let mut seen: Vec<&str> = Vec::new();
+        for check in &self.checks {
+            let judges = [&check.verify, &check.snapshot, &check.scenario]
+                .iter()
+                .filter(|j| j.is_some())
+                .count();
+            if judges != 1 {
+                bail!(
+                    "check `{}` must have exactly one of verify, snapshot, scenario",
+                    check.id
+                );
+            }
+            if let Some(name) = &check.scenario {
+                if !crate::scenario::NAMES.contains(&name.as_str()) {
+                    bail!(
+                        "check `{}` names an unknown scenario `{name}` (known: {})",
+                        check.id,
+                        crate::scenario::NAMES.join(", ")
+                    );
+                }
+            }
+            if seen.contains(&check.id.as_str()) {
+                bail!("check `{}` appears twice", check.id);
+            }
+            for need in &check.needs {
+                if !seen.contains(&need.as_str()) {
+                    bail!(
+                        "check `{}` needs `{need}`, which is not an earlier check",
+                        check.id
+                    );
+                }
+            }
+            for dataset in &check.datasets {
+                if !datasets.contains(&dataset.as_str()) {
+                    bail!("check `{}` names an unknown dataset `{dataset}`", check.id);
+                }
+            }
+            seen.push(&check.id);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! A run's sandbox: a fresh database cloned from the lab's template, a fresh unprivileged role
+//! for the student's SQL and another for the checker's, all removed when the run ends.
+
+use crate::lab::{Dataset, Lab};
+use crate::server::Server;
+use crate::session::Session;
+use anyhow::{bail, Context, Result};
+use rand::distributions::{Alphanumeric, DistString};
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+/// The cluster-wide role that owns the lab objects in the templates.
+const TEMPLATE_OWNER: &str = "labs_template_owner";
+
+/// One run's database and roles.
+pub struct Sandbox {
+    server: Server,
+    /// The run's database.
+    pub db: String,
+    /// The student's role: LOGIN, not superuser, owns the database, may use pg_background.
+    pub student: String,
+    student_password: String,
+    /// The checker's role: LOGIN, not superuser, reads everything (pg_read_all_data).
+    pub checker: String,
+    checker_password: String,
+    dropped: bool,
+}
+
+impl Sandbox {
+    /// Clones the template of `lab` and `dataset` (building it first when missing) into a fresh
+    /// database with fresh roles.
+    pub fn create(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<Sandbox> {
+        let template = ensure_template(server, lab, dataset)?;
+        let tag = Alphanumeric
+            .sample_string(&mut rand::thread_rng(), 10)
+            .to_lowercase();
+        let sandbox = Sandbox {
+            server: server.clone(),
+            db: format!("run_{}_{}_{tag}", lab.number, dataset.name),
+            student: format!("student_{tag}"),
+            student_password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
+            checker: format!("checker_{tag}"),
+            checker_password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
+            dropped: false,
+        };
+        let mut admin = server.connect("postgres")?;
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {db} TEMPLATE {template};
+                 CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+                 CREATE ROLE {checker} LOGIN PASSWORD '{cp}' NOSUPERUSER NOCREATEDB NOCREATEROLE
+                     IN ROLE pg_read_all_data, pg_read_all_stats;
+                 ALTER DATABASE {db} OWNER TO {student};
+                 GRANT CREATE ON DATABASE {db} TO {checker};",
+                db = sandbox.db,
+                student = sandbox.student,
+                sp = sandbox.student_password,
+                checker = sandbox.checker,
+                cp = sandbox.checker_password,
+            ))
+            .with_context(|| format!("cannot create the run database `{}`", sandbox.db))?;
+        let mut run = server.connect(&sandbox.db)?;
+        run.batch_execute(&format!(
+            "REASSIGN OWNED BY {TEMPLATE_OWNER} TO {student};
+             CREATE EXTENSION IF NOT EXISTS pg_background;
+             CREATE EXTENSION IF NOT EXISTS dblink;
+             GRANT pgbackground_role TO {student};
+             CREATE FUNCTION public.lab_conninfo() RETURNS text LANGUAGE sql IMMUTABLE
+                 RETURN 'host={host} port={port} dbname={db} user={student} password={sp}';
+             GRANT EXECUTE ON FUNCTION public.lab_conninfo() TO {student};",
+            student = sandbox.student,
+            host = server.host,
+            port = server.port,
+            db = sandbox.db,
+            sp = sandbox.student_password,
+        ))
+        .with_context(|| format!("cannot prepare the run database `{}`", sandbox.db))?;
+        Ok(sandbox)
+    }
+
+    /// A session in the run's database as the student's role, over TCP with its password.
+    pub fn student_session(&self) -> Result<Session> {
+        Session::connect(
+            self.config(&self.student, &self.student_password),
+            &self.server,
+        )
+    }
+
+    /// A session in the run's database as the checker's role, which reads everything but is
+    /// no superuser: the student's objects may be called by the checker's queries.
+    pub fn checker_session(&self) -> Result<Session> {
+        Session::connect(
+            self.config(&self.checker, &self.checker_password),
+            &self.server,
+        )
+    }
+
+    fn config(&self, role: &str, password: &str) -> postgres::Config {
+        let mut config = postgres::Config::new();
+        config
+            .host(&self.server.host)
+            .port(self.server.port)
+            .user(role)
+            .password(password)
+            .dbname(&self.db)
+            .application_name("labs")
+            .connect_timeout(Duration::from_secs(10));
+        config
+    }
+
+    /// Ends every session and background worker of the run (the student's may have left some),
+    /// waiting until they are gone.
+    pub fn end_sessions(&self) -> Result<()> {
+        let mut admin = self.server.connect("postgres")?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left: i64 = admin
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                     WHERE pid <> pg_backend_pid()
+                       AND (datname = $1 OR usename = $2 OR usename = $3)",
+                    &[&self.db, &self.student, &self.checker],
+                )?
+                .get(0);
+            if left == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{left} sessions of the run `{}` did not end within 15 s",
+                    self.db
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Ends the run's sessions and drops its database and roles.
+    pub fn drop_all(mut self) -> Result<()> {
+        self.dropped = true;
+        self.cleanup()
+    }
+
+    fn cleanup(&self) -> Result<()> {
+        self.end_sessions()?;
+        let mut admin = self.server.connect("postgres")?;
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {db} WITH (FORCE);
+                 DROP ROLE IF EXISTS {student};
+                 DROP ROLE IF EXISTS {checker};",
+                db = self.db,
+                student = self.student,
+                checker = self.checker
+            ))
+            .with_context(|| format!("cannot drop the run `{}`", self.db))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if !self.dropped {
+            if let Err(err) = self.cleanup() {
+                eprintln!("labs: {err:#}");
+            }
+        }
+    }
+}
+
+/// The name of the template of `lab` and `dataset`: it changes whenever the setup, the
+/// parameters or the lab's version change, so a stale template is never used.
+fn template_name(lab: &Lab, dataset: &Dataset, setup: &str) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (lab.version, setup, format!("{:?}", dataset.params)).hash(&mut hasher);
+    format!(
+        "tpl_lab{}_{}_{:08x}",
+        lab.number,
+        dataset.name,
+        hasher.finish() as u32
+    )
+}
+
+/// Returns the template database of `lab` and `dataset`, building it when missing: the dataset's
+/// parameters become settings `lab.<name>`, setup.sql runs as the template owner role, and the
+/// finished database is renamed into place so that no one clones a half-built one.
+pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<String> {
+    let setup = lab.read("setup.sql")?;
+    let name = template_name(lab, dataset, &setup);
+    let mut admin = server.connect("postgres")?;
+    let exists = |admin: &mut postgres::Client| -> Result<bool> {
+        Ok(admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
+            .is_some())
+    };
+    if exists(&mut admin)? {
+        return Ok(name);
+    }
+    // One builder at a time on this server; the others wait and then find it built.
+    admin.execute("SELECT pg_advisory_lock(hashtext('labs_template'))", &[])?;
+    if exists(&mut admin)? {
+        return Ok(name);
+    }
+    eprintln!(
+        "labs: building the template of lab {} dataset `{}` (once per server)",
+        lab.number, dataset.name
+    );
+    let building = format!("{name}_building");
+    admin.batch_execute(&format!(
+        "DO $$ BEGIN
+             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{TEMPLATE_OWNER}') THEN
+                 CREATE ROLE {TEMPLATE_OWNER} NOLOGIN;
+             END IF;
+         END $$;
+         DROP DATABASE IF EXISTS {building};
+         CREATE DATABASE {building} OWNER {TEMPLATE_OWNER};"
+    ))?;
+    let mut settings = String::new();
+    for (key, value) in &dataset.params {
+        let value = match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        settings.push_str(&format!(
+            "SET lab.{key} = '{}';\n",
+            value.replace('\'', "''")
+        ));
+    }
+    let mut build = server.connect(&building)?;
+    build.batch_execute(&format!(
+        "ALTER SCHEMA public OWNER TO {TEMPLATE_OWNER};\n{settings}SET ROLE {TEMPLATE_OWNER};"
+    ))?;
+    build.batch_execute(&setup).with_context(|| {
+        format!(
+            "the setup of lab {} (`{}`) failed on dataset `{}`",
+            lab.number,
+            lab.file("setup.sql").display(),
+            dataset.name
+        )
+    })?;
+    // Frozen and analysed, so that every clone starts from the same, stable table sizes.
+    build.batch_execute("RESET ROLE; VACUUM (FREEZE, ANALYZE);")?;
+    drop(build);
+    admin.batch_execute(&format!(
+        "ALTER DATABASE {building} RENAME TO {name};
+         ALTER DATABASE {name} WITH IS_TEMPLATE true;"
+    ))?;
+    admin.execute("SELECT pg_advisory_unlock(hashtext('labs_template'))", &[])?;
+    Ok(name)
+}

@@ -1,0 +1,144 @@
+//! A database session whose every statement has a deadline: `statement_timeout` for the polite
+//! case, then a cancel request, then `pg_terminate_backend` for SQL that ignores both.
+
+use crate::server::Server;
+use anyhow::{Context, Result};
+use postgres::{Client, NoTls, SimpleQueryMessage};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a cancelled statement may take to stop before its backend is terminated.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Why a statement did not finish.
+#[derive(Debug, Clone)]
+pub enum StepError {
+    /// It ran past its deadline and was cancelled or its session ended.
+    Timeout,
+    /// PostgreSQL raised an error.
+    Db {
+        code: String,
+        message: String,
+        /// 1-based character position in the statement text, when PostgreSQL gave one.
+        position: Option<usize>,
+    },
+    /// The session was lost (the backend was terminated, the server stopped).
+    Lost(String),
+}
+
+impl StepError {
+    /// A Russian sentence for the student.
+    pub fn describe(&self) -> String {
+        match self {
+            StepError::Timeout => "не уложилось в отведённое время и было прервано".into(),
+            StepError::Db { code, message, .. } => format!("ошибка {code}: {message}"),
+            StepError::Lost(why) => format!("сеанс с сервером оборвался ({why})"),
+        }
+    }
+}
+
+/// A connection, its backend's pid, and the notices it received.
+pub struct Session {
+    pub client: Client,
+    pub pid: i32,
+    notices: Arc<Mutex<Vec<String>>>,
+    server: Server,
+}
+
+impl Session {
+    /// Connects with `config`, collecting the notices the server sends.
+    pub fn connect(mut config: postgres::Config, server: &Server) -> Result<Session> {
+        let notices = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&notices);
+        config.notice_callback(move |notice| {
+            if let Ok(mut list) = sink.lock() {
+                list.push(format!("{}: {}", notice.severity(), notice.message()));
+            }
+        });
+        let user = config.get_user().unwrap_or_default().to_string();
+        let mut client = config
+            .connect(NoTls)
+            .with_context(|| format!("cannot connect to the lab server as `{user}`"))?;
+        let pid = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+        Ok(Session {
+            client,
+            pid,
+            notices,
+            server: server.clone(),
+        })
+    }
+
+    /// Takes the notices received so far.
+    pub fn take_notices(&self) -> Vec<String> {
+        self.notices
+            .lock()
+            .map(|mut list| std::mem::take(&mut *list))
+            .unwrap_or_default()
+    }
+
+    /// Runs `sql` as one simple-query batch that must end by `deadline`.
+    pub fn run(
+        &mut self,
+        sql: &str,
+        deadline: Instant,
+    ) -> Result<Vec<SimpleQueryMessage>, StepError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(StepError::Timeout);
+        }
+        self.client
+            .batch_execute(&format!(
+                "SET statement_timeout = {}",
+                left.as_millis().max(1)
+            ))
+            .map_err(|e| classify(&e, false))?;
+        let (done, watched) = mpsc::channel::<()>();
+        let token = self.client.cancel_token();
+        let (server, pid) = (self.server.clone(), self.pid);
+        let watchdog = std::thread::spawn(move || {
+            if watched.recv_timeout(left).is_ok() {
+                return false;
+            }
+            let _ = token.cancel_query(NoTls);
+            if watched.recv_timeout(GRACE).is_ok() {
+                return true;
+            }
+            if let Ok(mut admin) = server.connect("postgres") {
+                let _ = admin.execute("SELECT pg_terminate_backend($1)", &[&pid]);
+            }
+            true
+        });
+        let result = self.client.simple_query(sql);
+        let _ = done.send(());
+        let fired = watchdog.join().unwrap_or(true);
+        result.map_err(|e| classify(&e, fired))
+    }
+
+    /// Whether the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+/// Sorts an error into timeout, database error or lost session.
+fn classify(err: &postgres::Error, watchdog_fired: bool) -> StepError {
+    if let Some(db) = err.as_db_error() {
+        let code = db.code().code().to_string();
+        if code == "57014" || (watchdog_fired && code.starts_with("57P")) {
+            return StepError::Timeout;
+        }
+        let position = match db.position() {
+            Some(postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+            _ => None,
+        };
+        return StepError::Db {
+            code,
+            message: db.message().to_string(),
+            position,
+        };
+    }
+    if watchdog_fired {
+        return StepError::Timeout;
+    }
+    StepError::Lost(err.to_string())
+}
