@@ -80,9 +80,8 @@ pub fn extension(
     out: &Path,
 ) -> Result<ExtensionReport> {
     let mut admin = server.connect("postgres")?;
-    admin.batch_execute(&format!(
-        "DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE); CREATE DATABASE {BENCH_DB}"
-    ))?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))?;
+    admin.batch_execute(&format!("CREATE DATABASE {BENCH_DB}"))?;
     let mut client = server.connect(BENCH_DB)?;
     client.batch_execute(
         "CREATE EXTENSION pg_background; CREATE EXTENSION dblink;

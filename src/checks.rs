@@ -218,7 +218,7 @@ fn run_check(
     }
 }
 
-/// A verify query returns one row `(ok boolean, detail text)`.
+/// A verify query returns one row: `ok boolean` first, then an optional `detail text`.
 fn judge_verify(messages: &[postgres::SimpleQueryMessage]) -> Outcome {
     let row = messages.iter().find_map(|m| match m {
         postgres::SimpleQueryMessage::Row(row) => Some(row),
@@ -229,8 +229,8 @@ fn judge_verify(messages: &[postgres::SimpleQueryMessage]) -> Outcome {
             "проверочный запрос не вернул строки (ошибка в лабораторной)".into(),
         );
     };
-    let detail = row.try_get("detail").ok().flatten().map(str::to_string);
-    match row.try_get("ok").ok().flatten() {
+    let detail = row.try_get(1).ok().flatten().map(str::to_string);
+    match row.try_get(0).ok().flatten() {
         Some("t") => Outcome::Pass(detail),
         _ => Outcome::Fail { detail, diff: None },
     }

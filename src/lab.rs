@@ -239,3 +239,83 @@ impl Lab {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHECK: &str = r#"
+[[checks]]
+id = "first"
+title = "т"
+points = 1
+timeout_ms = 1000
+verify = "SELECT true AS ok, '' AS detail"
+pass = "да"
+fail = "нет"
+hint = "смотри"
+"#;
+
+    fn lab_with(extra: &str) -> Result<Lab> {
+        let dir = tempfile::tempdir().unwrap();
+        let lab_dir = dir.path().join("07_demo");
+        fs::create_dir(&lab_dir).unwrap();
+        let text = format!(
+            "number = 7\nslug = \"demo\"\ntitle = \"Демо\"\nversion = 1\n\
+             [[datasets]]\nname = \"a\"\nparams = {{ seed = 1 }}\n{CHECK}{extra}"
+        );
+        fs::write(lab_dir.join("lab.toml"), text).unwrap();
+        Lab::load(&lab_dir)
+    }
+
+    #[test]
+    fn a_valid_lab_loads() {
+        let lab = lab_with("").unwrap();
+        assert_eq!(lab.max_points(), 1);
+        assert_eq!(
+            lab.checks[0].judge(),
+            Judge::Verify("SELECT true AS ok, '' AS detail")
+        );
+    }
+
+    #[test]
+    fn authoring_mistakes_are_named() {
+        let cases = [
+            ("needs = [\"later\"]", "which is not an earlier check"),
+            ("scenario = \"lab9_magic\"", "exactly one of verify"),
+            ("datasets = [\"zz\"]", "unknown dataset `zz`"),
+        ];
+        for (field, said) in cases {
+            let extra = CHECK.replace("id = \"first\"", &format!("id = \"second\"\n{field}"));
+            let err = format!("{:#}", lab_with(&extra).unwrap_err());
+            assert!(err.contains(said), "{field}: {err}");
+        }
+        let err = format!("{:#}", lab_with(CHECK).unwrap_err());
+        assert!(err.contains("appears twice"), "{err}");
+        let unknown = CHECK.replace("id = \"first\"", "id = \"third\"").replace(
+            "verify = \"SELECT true AS ok, '' AS detail\"",
+            "scenario = \"lab9_magic\"",
+        );
+        let err = format!("{:#}", lab_with(&unknown).unwrap_err());
+        assert!(err.contains("unknown scenario `lab9_magic`"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_labs_are_valid() {
+        let labs = Lab::load_all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("labs")).unwrap();
+        let numbers: Vec<u32> = labs.iter().map(|l| l.number).collect();
+        assert_eq!(numbers, [1, 2, 3]);
+        for lab in &labs {
+            assert!(
+                lab.datasets.len() >= 2 || lab.number == 3,
+                "lab {}",
+                lab.number
+            );
+            assert!(
+                lab.wrong_answers().unwrap().len() >= 6,
+                "lab {}",
+                lab.number
+            );
+        }
+    }
+}

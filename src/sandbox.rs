@@ -20,7 +20,8 @@ pub struct Sandbox {
     /// The student's role: LOGIN, not superuser, owns the database, may use pg_background.
     pub student: String,
     student_password: String,
-    /// The checker's role: LOGIN, not superuser, reads everything (pg_read_all_data).
+    /// The checker's role: LOGIN, not superuser; reads and writes every table, so that checks
+    /// can record and reset state, but gains nothing if a check calls the student's objects.
     pub checker: String,
     checker_password: String,
     dropped: bool,
@@ -46,10 +47,15 @@ impl Sandbox {
         let mut admin = server.connect("postgres")?;
         admin
             .batch_execute(&format!(
-                "CREATE DATABASE {db} TEMPLATE {template};
-                 CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+                "CREATE DATABASE {} TEMPLATE {template}",
+                sandbox.db
+            ))
+            .with_context(|| format!("cannot create the run database `{}`", sandbox.db))?;
+        admin
+            .batch_execute(&format!(
+                "CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
                  CREATE ROLE {checker} LOGIN PASSWORD '{cp}' NOSUPERUSER NOCREATEDB NOCREATEROLE
-                     IN ROLE pg_read_all_data, pg_read_all_stats;
+                     IN ROLE pg_read_all_data, pg_write_all_data, pg_read_all_stats;
                  ALTER DATABASE {db} OWNER TO {student};
                  GRANT CREATE ON DATABASE {db} TO {checker};",
                 db = sandbox.db,
@@ -86,8 +92,8 @@ impl Sandbox {
         )
     }
 
-    /// A session in the run's database as the checker's role, which reads everything but is
-    /// no superuser: the student's objects may be called by the checker's queries.
+    /// A session in the run's database as the checker's role, which is no superuser: the
+    /// student's objects (functions, triggers) may run inside the checker's queries.
     pub fn checker_session(&self) -> Result<Session> {
         Session::connect(
             self.config(&self.checker, &self.checker_password),
@@ -145,11 +151,12 @@ impl Sandbox {
         self.end_sessions()?;
         let mut admin = self.server.connect("postgres")?;
         admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
+            .with_context(|| format!("cannot drop the run database `{}`", self.db))?;
+        admin
             .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {db} WITH (FORCE);
-                 DROP ROLE IF EXISTS {student};
+                "DROP ROLE IF EXISTS {student};
                  DROP ROLE IF EXISTS {checker};",
-                db = self.db,
                 student = self.student,
                 checker = self.checker
             ))
@@ -210,10 +217,12 @@ pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<
              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{TEMPLATE_OWNER}') THEN
                  CREATE ROLE {TEMPLATE_OWNER} NOLOGIN;
              END IF;
-         END $$;
-         DROP DATABASE IF EXISTS {building};
-         CREATE DATABASE {building} OWNER {TEMPLATE_OWNER};"
+         END $$;"
     ))?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))?;
+    // Owned by the superuser: REASSIGN OWNED in a clone also moves shared objects, and the
+    // template database itself must never pass to a student.
+    admin.batch_execute(&format!("CREATE DATABASE {building}"))?;
     let mut settings = String::new();
     for (key, value) in &dataset.params {
         let value = match value {
@@ -238,7 +247,8 @@ pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<
         )
     })?;
     // Frozen and analysed, so that every clone starts from the same, stable table sizes.
-    build.batch_execute("RESET ROLE; VACUUM (FREEZE, ANALYZE);")?;
+    build.batch_execute("RESET ROLE")?;
+    build.batch_execute("VACUUM (FREEZE, ANALYZE)")?;
     drop(build);
     admin.batch_execute(&format!(
         "ALTER DATABASE {building} RENAME TO {name};

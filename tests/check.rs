@@ -1,0 +1,138 @@
+//! `labs check` against a real server: bad answers cost their own points and nothing else.
+
+mod common;
+
+use common::LabHome;
+use std::path::{Path, PathBuf};
+
+fn lab_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("labs")
+        .join(path)
+}
+
+/// Writes an answer into the home's folder and checks it against lab `n`, as JSON.
+fn check(home: &LabHome, n: &str, name: &str, answer: &[u8]) -> (common::Run, serde_json::Value) {
+    let path = home.path().with_file_name(name);
+    std::fs::write(&path, answer).unwrap();
+    let run = home.run(&[
+        "check",
+        n,
+        "--format",
+        "json",
+        "--answer",
+        path.to_str().unwrap(),
+    ]);
+    let verdict = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.all()));
+    (run, verdict)
+}
+
+/// The details of every failed result.
+fn details(verdict: &serde_json::Value) -> String {
+    verdict["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["detail"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The reference solution still gets every point: the bad answer before it left nothing behind.
+fn solution_passes(home: &LabHome, n: &str, file: &str) {
+    let run = home.run(&["check", n, "--answer", lab_file(file).to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
+
+#[test]
+fn unusable_files_are_named_with_their_cause() {
+    let home = LabHome::new();
+    home.run(&["server", "start"]).expect_code(0);
+    let (run, verdict) = check(&home, "3", "empty.sql", b"");
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(verdict["problem"].as_str().unwrap().contains("пуст"));
+    assert_eq!(verdict["score"], 0);
+
+    let (run, verdict) = check(&home, "3", "junk.sql", b"%PDF-1.4\n\xff\xd8\xff\x00junk");
+    assert_eq!(run.code, 1, "{}", run.all());
+    let problem = verdict["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("UTF-8") && problem.contains("junk.sql"),
+        "{problem}"
+    );
+
+    let missing = home.run(&["check", "3", "--answer", "/nonexistent/lab3.sql"]);
+    assert_eq!(missing.code, 1, "{}", missing.all());
+    assert!(missing.stdout.contains("не найден"), "{}", missing.all());
+}
+
+#[test]
+fn a_syntax_error_names_its_line() {
+    let home = LabHome::new();
+    let answer = b"SELECT 1;\nSELECT 2;\n\nSELEC 3;\n";
+    let (run, verdict) = check(&home, "3", "syntax.sql", answer);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let said = details(&verdict);
+    assert!(
+        said.contains("строка 4") && said.contains("42601"),
+        "{said}"
+    );
+}
+
+#[test]
+fn hostile_answers_cost_only_their_own_points() {
+    let home = LabHome::new();
+    // An answer that ends its own session.
+    let (run, verdict) = check(
+        &home,
+        "3",
+        "suicide.sql",
+        b"SELECT pg_terminate_backend(pg_backend_pid());",
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(details(&verdict).contains("57P01"), "{}", details(&verdict));
+
+    // An answer that takes every worker slot and detaches from the workers.
+    let flood = b"DO $$ BEGIN FOR i IN 1..50 LOOP
+        BEGIN PERFORM pg_background_detach(pg_background_launch('SELECT pg_sleep(300)'));
+        EXCEPTION WHEN insufficient_resources THEN NULL; END;
+    END LOOP; END $$;";
+    let (run, _) = check(&home, "3", "flood.sql", flood);
+    assert_eq!(run.code, 1, "{}", run.all());
+    solution_passes(&home, "3", "03_retry/solution.sql");
+}
+
+#[test]
+fn an_endless_answer_is_stopped() {
+    let home = LabHome::new();
+    let (run, verdict) = check(
+        &home,
+        "3",
+        "loop.sql",
+        b"DO $$ BEGIN LOOP PERFORM 1; END LOOP; END $$;",
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        details(&verdict).contains("прерван"),
+        "{}",
+        details(&verdict)
+    );
+    // A loop that ignores statement_timeout (it catches the cancel) is ended all the same.
+    let stubborn = b"DO $$ BEGIN SET statement_timeout = 0; LOOP
+        BEGIN PERFORM pg_sleep(0.01); EXCEPTION WHEN query_canceled THEN NULL; END;
+    END LOOP; END $$;";
+    let (run, verdict) = check(&home, "3", "stubborn.sql", stubborn);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(!details(&verdict).is_empty());
+    solution_passes(&home, "3", "03_retry/solution.sql");
+}
+
+#[test]
+fn an_answer_that_drops_the_lab_tables_fails_alone() {
+    let home = LabHome::new();
+    let (run, verdict) = check(&home, "1", "drop.sql", b"DROP TABLE votes, books CASCADE;");
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(verdict["score"], 0);
+    solution_passes(&home, "1", "01_ratings/solution.sql");
+}
