@@ -14,17 +14,43 @@ pub enum Format {
     Json,
 }
 
-/// Checks the answers of `labs` and prints each verdict; true when every check of every lab
-/// passed.
-pub fn check(server: &Server, labs: &[Lab], answer: Option<&Path>, format: Format) -> Result<bool> {
-    let mut all_passed = true;
+/// What the checked answers came to; the worst wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Overall {
+    Passed,
+    Failed,
+    /// Some answer could not be used at all (missing, empty, not UTF-8, too large).
+    Unusable,
+}
+
+impl Overall {
+    /// The exit code: 0, 1 or 2.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Checks the answers of `labs` and prints each verdict.
+pub fn check(
+    server: &Server,
+    labs: &[Lab],
+    answer: Option<&Path>,
+    format: Format,
+) -> Result<Overall> {
+    let mut overall = Overall::Passed;
     let mut verdicts = Vec::new();
     for lab in labs {
         let path = answer
             .map(Path::to_path_buf)
             .unwrap_or_else(|| default_answer(lab.number));
         let verdict = checks::run(server, lab, &path, Snapshots::Compare)?;
-        all_passed &= verdict.passed();
+        overall = overall.max(if verdict.problem.is_some() {
+            Overall::Unusable
+        } else if verdict.passed() {
+            Overall::Passed
+        } else {
+            Overall::Failed
+        });
         match format {
             Format::Text => println!("{}", report::text(&verdict)),
             Format::Json => verdicts.push(verdict),
@@ -36,7 +62,7 @@ pub fn check(server: &Server, labs: &[Lab], answer: Option<&Path>, format: Forma
             _ => println!("{}", serde_json::to_string_pretty(&verdicts)?),
         }
     }
-    Ok(all_passed)
+    Ok(overall)
 }
 
 /// `answers/labN.sql` in the current workspace.

@@ -222,12 +222,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("`--answer` names one file: use it with one lab, not `all`");
             }
             let server = server::ensure_running(&home, &server.options())?;
-            return Ok(verdict(check_cmd::check(
-                &server,
-                &labs,
-                answer.as_deref(),
-                format,
-            )?));
+            let overall = check_cmd::check(&server, &labs, answer.as_deref(), format)?;
+            return Ok(ExitCode::from(overall.code()));
         }
         Command::Init { dir } => init::init(&dir, &select(&Which::All)?)?,
         Command::Dev(DevCommand::Check { lab, server }) => {

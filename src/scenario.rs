@@ -1,5 +1,6 @@
 //! Scenario checks written in Rust, where timing, concurrency or the server's own counters
 //! decide: lab 2 proves the work was done, lab 3 holds and frees worker slots from other sessions.
+//! What each one does is specified above its check in the lab's lab.toml.
 
 use crate::checks::{CheckRun, Outcome};
 use crate::server::Server;
@@ -18,9 +19,12 @@ pub const NAMES: &[&str] = &[
     "lab3_invalid_queue",
 ];
 
-/// The database of the runner's own sessions (the slot filler): not the student's, whose
-/// schema the student owns and could plant functions in.
+/// The database of the runner's own sessions (the slot holders): not the student's, whose
+/// schema the student owns and could plant functions in that a superuser would then call.
 const RUNNER_DB: &str = "labs_runner";
+
+/// How many calls lab 2's scenarios ask `compare_tools` for.
+const LAB2_CALLS: i64 = 25;
 
 /// Runs scenario `name`.
 pub fn run(name: &str, run: &mut CheckRun) -> Outcome {
@@ -36,24 +40,7 @@ pub fn run(name: &str, run: &mut CheckRun) -> Outcome {
     outcome.unwrap_or_else(|err| Outcome::Error(format!("сбой проверяющей программы: {err:#}")))
 }
 
-/// A student call that must succeed: its error becomes the check's failure.
-fn called(
-    result: Result<Vec<SimpleQueryMessage>, StepError>,
-    what: &str,
-) -> Result<Vec<String>, Outcome> {
-    match result {
-        Ok(messages) => Ok(first_row(&messages)),
-        Err(StepError::Timeout) => Err(Outcome::Timeout),
-        Err(err) => Err(Outcome::fail(format!("{what}: {}", err.describe()))),
-    }
-}
-
-/// The text values of the first row, NULL as an empty string.
-fn first_row(messages: &[SimpleQueryMessage]) -> Vec<String> {
-    rows(messages).into_iter().next().unwrap_or_default()
-}
-
-/// Every row's text values.
+/// Every row's text values, NULL as an empty string.
 fn rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
     messages
         .iter()
@@ -68,252 +55,338 @@ fn rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Lab 3 with free slots: a pid whose result can be read, and no NOTICE.
-fn lab3_free_slots(run: &mut CheckRun) -> Result<Outcome> {
-    run.student.take_notices();
-    let row = match called(
-        run.student_sql("SELECT pg_background_launch_retry('SELECT 42')"),
-        "вызов pg_background_launch_retry('SELECT 42')",
-    ) {
-        Ok(row) => row,
-        Err(outcome) => return Ok(outcome),
-    };
-    let notices = run.student.take_notices();
-    let Some(pid) = row.first().and_then(|p| p.parse::<i32>().ok()) else {
-        return Ok(Outcome::fail("функция не вернула pid"));
-    };
+/// The first value of the first row.
+fn scalar(messages: &[SimpleQueryMessage]) -> Option<String> {
+    rows(messages).into_iter().next()?.into_iter().next()
+}
+
+/// A student call that had to succeed but did not.
+fn call_failed(err: StepError, what: &str) -> Outcome {
+    match err {
+        StepError::Timeout => Outcome::Timeout,
+        err => Outcome::fail(format!("{what}: {}", err.describe())),
+    }
+}
+
+/// Reads the result of the student's worker `pid` (which must be 42) and, once the student's
+/// workers are gone, how many times the command tagged `tag` ran (which must be 1).
+fn result_and_runs(run: &mut CheckRun, pid: i32, tag: &str) -> Result<Result<(), Outcome>> {
     let read = run.student_sql(&format!(
         "SELECT * FROM pg_background_result({pid}) AS (x integer)"
     ));
-    let value = match called(read, &format!("чтение результата процесса {pid}"))
-    {
-        Ok(row) => row.first().cloned().unwrap_or_default(),
-        Err(outcome) => return Ok(outcome),
+    let values = match read {
+        Ok(messages) => rows(&messages),
+        Err(err) => {
+            return Ok(Err(call_failed(
+                err,
+                &format!("чтение результата процесса {pid}"),
+            )))
+        }
     };
-    if value != "42" {
-        return Ok(Outcome::fail(format!(
-            "результат процесса {pid}: «{value}» вместо 42"
-        )));
+    if values != [vec!["42".to_string()]] {
+        return Ok(Err(Outcome::fail(format!(
+            "результат процесса {pid}: {values:?} вместо одной строки 42"
+        ))));
     }
+    wait_student_workers(run)?;
+    let count = run
+        .checker_sql(&format!(
+            "SELECT count(*) FROM public.lab3_runs WHERE tag = '{tag}'"
+        ))
+        .map_err(|e| anyhow::anyhow!(e.describe()))?;
+    let count = scalar(&count).unwrap_or_default();
+    if count != "1" {
+        return Ok(Err(Outcome::fail(format!(
+            "команда должна была выполниться один раз, а выполнилась {count} раз(а): лишний \
+             запуск pg_background_launch — это лишний процесс"
+        ))));
+    }
+    Ok(Ok(()))
+}
+
+/// Lab 3 with free slots: a pid at once, without NOTICE, whose result reads, the command run once.
+fn lab3_free_slots(run: &mut CheckRun) -> Result<Outcome> {
+    run.student.take_notices();
+    let call = run.student_sql(
+        "SELECT pg_background_launch_retry($$INSERT INTO lab3_runs(tag) VALUES ('free_slots') \
+         RETURNING 42$$)",
+    );
+    let notices = run.student.take_notices();
+    let pid = match call {
+        Ok(messages) => scalar(&messages).and_then(|p| p.parse::<i32>().ok()),
+        Err(err) => return Ok(call_failed(err, "вызов pg_background_launch_retry")),
+    };
+    let Some(pid) = pid else {
+        return Ok(Outcome::fail("функция не вернула pid"));
+    };
     if !notices.is_empty() {
         return Ok(Outcome::fail(format!(
-            "при свободных слотах не должно быть сообщений, а было: {}",
+            "при свободных слотах сообщений быть не должно, а было: {}",
             notices.join("; ")
         )));
     }
-    Ok(Outcome::Pass(Some(format!(
-        "процесс {pid} вернул 42, сообщений не было"
-    ))))
-}
-
-/// Lab 3: every slot taken by other sessions, one freed after 300 ms: the wrapper succeeds after
-/// at least one NOTICE, and not before the slot was freed.
-fn lab3_slot_freed(run: &mut CheckRun) -> Result<Outcome> {
-    let mut filler = SlotFiller::fill(run.server)?;
-    run.student.take_notices();
-    let start = Instant::now();
-    let deadline = run.deadline;
-    let student = &mut *run.student;
-    let (result, ended, freed) = std::thread::scope(|scope| -> Result<_> {
-        let call = scope.spawn(|| {
-            let result = student.run("SELECT pg_background_launch_retry('SELECT 7')", deadline);
-            (result, start.elapsed())
-        });
-        std::thread::sleep(Duration::from_millis(300));
-        filler.free_one()?;
-        let freed = start.elapsed();
-        let (result, ended) = call.join().expect("the student's call does not panic");
-        Ok((result, ended, freed))
-    })?;
-    run.student_ms += ended.as_millis() as u64;
-    drop(filler);
-    let notices = run.student.take_notices();
-    let row = match called(result, "вызов pg_background_launch_retry('SELECT 7')") {
-        Ok(row) => row,
-        Err(outcome) => return Ok(outcome),
-    };
-    let Some(pid) = row.first().and_then(|p| p.parse::<i32>().ok()) else {
-        return Ok(Outcome::fail("функция не вернула pid"));
-    };
-    if ended < freed {
-        return Ok(Outcome::fail(format!(
-            "функция вернула pid через {} мс, раньше, чем освободился слот ({} мс)",
-            ended.as_millis(),
-            freed.as_millis()
-        )));
-    }
-    if notices.is_empty() {
-        return Ok(Outcome::fail(
-            "неудачные попытки не сопровождались сообщением NOTICE",
-        ));
-    }
-    let read = run.student_sql(&format!(
-        "SELECT * FROM pg_background_result({pid}) AS (x integer)"
-    ));
-    if let Err(outcome) = called(read, &format!("чтение результата процесса {pid}"))
-    {
+    if let Err(outcome) = result_and_runs(run, pid, "free_slots")? {
         return Ok(outcome);
     }
     Ok(Outcome::Pass(Some(format!(
-        "слот освобождён через {} мс, функция дождалась его и вернула pid через {} мс; \
-         сообщений NOTICE: {}",
-        freed.as_millis(),
-        ended.as_millis(),
-        notices.len()
+        "вернула pid {pid}, результат 42, NOTICE: 0, команда выполнилась 1 раз"
     ))))
-}
-
-/// Lab 3: every slot taken throughout, 3 attempts 50 ms apart: SQLSTATE 53000 naming the
-/// attempts, after waiting, with no worker left behind.
-fn lab3_exhausted(run: &mut CheckRun) -> Result<Outcome> {
-    let filler = SlotFiller::fill(run.server)?;
-    run.student.take_notices();
-    let start = Instant::now();
-    let result = run
-        .student_sql("SELECT pg_background_launch_retry('SELECT 1', 65536, 3, '50 milliseconds')");
-    let took = start.elapsed();
-    drop(filler);
-    let notices = run.student.take_notices();
-    let left = student_workers(run)?;
-    match result {
-        Ok(messages) => Ok(Outcome::fail(format!(
-            "все слоты были заняты, но функция вернула «{}» вместо ошибки",
-            first_row(&messages).join(", ")
-        ))),
-        Err(StepError::Timeout) => Ok(Outcome::Timeout),
-        Err(StepError::Db { code, message, .. }) => {
-            if code != "53000" {
-                return Ok(Outcome::fail(format!(
-                    "ожидалась ошибка с SQLSTATE 53000, а получена {code}: {message}"
-                )));
-            }
-            if !message.contains('3') {
-                return Ok(Outcome::fail(format!(
-                    "в сообщении об ошибке не сказано, сколько было попыток (3): «{message}»"
-                )));
-            }
-            if took < Duration::from_millis(90) {
-                return Ok(Outcome::fail(format!(
-                    "ошибка пришла через {} мс: между тремя попытками нужно было дважды \
-                     подождать по 50 мс",
-                    took.as_millis()
-                )));
-            }
-            if notices.len() < 2 {
-                return Ok(Outcome::fail(format!(
-                    "о неудачных попытках сообщено {} раз(а) через NOTICE, ожидалось не меньше 2",
-                    notices.len()
-                )));
-            }
-            if left > 0 {
-                return Ok(Outcome::fail(format!(
-                    "после ошибки остались работать фоновые процессы: {left}"
-                )));
-            }
-            Ok(Outcome::Pass(Some(format!(
-                "ошибка 53000 через {} мс: «{message}»",
-                took.as_millis()
-            ))))
-        }
-        Err(other) => Ok(Outcome::fail(other.describe())),
-    }
 }
 
 /// Lab 3: an invalid queue size fails at once with the launch's own SQLSTATE, without NOTICE.
 fn lab3_invalid_queue(run: &mut CheckRun) -> Result<Outcome> {
     run.student.take_notices();
     let start = Instant::now();
-    let result = run.student_sql("SELECT pg_background_launch_retry('SELECT 1', 10)");
-    let took = start.elapsed();
-    let notices = run.student.take_notices();
-    match result {
-        Ok(messages) => Ok(Outcome::fail(format!(
-            "размер очереди 10 байт недопустим, но функция вернула «{}»",
-            first_row(&messages).join(", ")
-        ))),
-        Err(StepError::Timeout) => Ok(Outcome::Timeout),
-        Err(StepError::Db { code, message, .. }) if code == "22023" => {
-            if !notices.is_empty() || took >= Duration::from_millis(500) {
-                return Ok(Outcome::fail(format!(
-                    "ошибка пришла через {} мс после {} сообщений NOTICE: такую ошибку не \
-                     повторяют",
-                    took.as_millis(),
-                    notices.len()
-                )));
-            }
-            Ok(Outcome::Pass(Some(format!(
-                "сразу же ошибка 22023: «{message}»"
-            ))))
+    let result = run.student_sql("SELECT pg_background_launch_retry('SELECT 42', 10)");
+    let took = start.elapsed().as_millis();
+    let notices = run.student.take_notices().len();
+    let left = wait_student_workers(run)?;
+    let (code, message) = match result {
+        Ok(messages) => {
+            return Ok(Outcome::fail(format!(
+                "размер очереди 10 байт недопустим, но функция вернула «{}»",
+                scalar(&messages).unwrap_or_default()
+            )))
         }
-        Err(err) => Ok(Outcome::fail(format!(
-            "ожидалась ошибка 22023 от pg_background_launch, а получено: {}",
-            err.describe()
-        ))),
-    }
-}
-
-/// Lab 2: the server's counters prove the work was done: `n` + 1 new connections (dblink's
-/// new connection per call, and the persistent one), and at least 3n committed transactions in
-/// the database (one per worker and per dblink query).
-fn lab2_work_done(run: &mut CheckRun) -> Result<Outcome> {
-    const N: i64 = 30;
-    let before = counters(run)?;
-    let result = run.student_sql(&format!(
-        "SELECT tool, calls, total_ms, avg_ms FROM compare_tools({N})"
-    ));
-    if let Err(outcome) = called(result, &format!("вызов compare_tools({N})")) {
-        return Ok(outcome);
-    }
-    // Exiting backends flush their statistics as they go: wait until the figures settle.
-    let wanted_sessions = N + 1;
-    let wanted_xacts = 3 * N;
-    let settle = Instant::now() + Duration::from_secs(3);
-    let (sessions, xacts) = loop {
-        let now = counters(run)?;
-        let delta = (now.0 - before.0, now.1 - before.1);
-        if (delta.0 >= wanted_sessions && delta.1 >= wanted_xacts) || Instant::now() > settle {
-            break delta;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        Err(StepError::Timeout) => return Ok(Outcome::Timeout),
+        Err(StepError::Db { code, message, .. }) => (code, message),
+        Err(err) => return Ok(Outcome::fail(err.describe())),
     };
-    let detail = format!(
-        "за вызов compare_tools({N}) открыто соединений: {sessions} (ожидалось {wanted_sessions}), \
-         зафиксировано транзакций: {xacts} (ожидалось не меньше {wanted_xacts})"
-    );
-    if sessions == wanted_sessions && xacts >= wanted_xacts {
+    let detail = format!("ошибка {code} ({message}) через {took} мс, NOTICE: {notices}");
+    if code == "22023" && notices == 0 && took < 500 && left == 0 {
         Ok(Outcome::Pass(Some(detail)))
+    } else if left > 0 {
+        Ok(Outcome::fail(format!(
+            "{detail}; остались фоновые процессы: {left}"
+        )))
     } else {
         Ok(Outcome::fail(detail))
     }
 }
 
-/// The run database's (sessions, committed transactions) counters, read fresh.
-fn counters(run: &mut CheckRun) -> Result<(i64, i64)> {
-    let messages = run
-        .checker_sql(
-            "SELECT pg_stat_clear_snapshot();
-             SELECT sessions, xact_commit FROM pg_stat_database WHERE datname = current_database()",
-        )
-        .map_err(|e| anyhow::anyhow!(e.describe()))?;
-    let row = rows(&messages).into_iter().last().unwrap_or_default();
-    let number = |i: usize| row.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok((number(0), number(1)))
+/// Lab 3: every slot held, one freed after about 300 ms: the wrapper returns after the slot was
+/// freed (within 5 s), after at least one NOTICE, and the command ran once.
+fn lab3_slot_freed(run: &mut CheckRun) -> Result<Outcome> {
+    let mut holders = SlotHolders::fill(run.server)?;
+    run.student.take_notices();
+    let start = Instant::now();
+    let deadline = run.deadline;
+    let student = &mut *run.student;
+    let (call, returned, freed) = std::thread::scope(|scope| -> Result<_> {
+        let call = scope.spawn(|| {
+            let result = student.run(
+                "SELECT pg_background_launch_retry($$INSERT INTO lab3_runs(tag) \
+                 SELECT 'slot_freed' FROM pg_sleep(0.2) RETURNING 42$$)",
+                deadline,
+            );
+            (result, start.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        holders.free_one()?;
+        let freed = start.elapsed();
+        let (result, returned) = call.join().expect("the student's call does not panic");
+        Ok((result, returned, freed))
+    })?;
+    run.student_ms += returned.as_millis() as u64;
+    let notices = run.student.take_notices().len();
+    let pid = match call {
+        Ok(messages) => scalar(&messages).and_then(|p| p.parse::<i32>().ok()),
+        Err(err) => return Ok(call_failed(err, "вызов pg_background_launch_retry")),
+    };
+    let Some(pid) = pid else {
+        return Ok(Outcome::fail("функция не вернула pid"));
+    };
+    let timing = format!(
+        "вернула pid через {} мс после начала, слот освободился через {} мс; NOTICE: {notices}",
+        returned.as_millis(),
+        freed.as_millis()
+    );
+    if returned < freed {
+        return Ok(Outcome::fail(format!(
+            "{timing}: процесс запущен раньше, чем освободился слот"
+        )));
+    }
+    if returned >= freed + Duration::from_secs(5) {
+        return Ok(Outcome::fail(format!(
+            "{timing}: слот был свободен, а обёртка ещё долго не запускала процесс"
+        )));
+    }
+    if notices == 0 {
+        return Ok(Outcome::fail(format!(
+            "{timing}: о неудачных попытках не было сообщений NOTICE"
+        )));
+    }
+    if let Err(outcome) = result_and_runs(run, pid, "slot_freed")? {
+        return Ok(outcome);
+    }
+    drop(holders);
+    Ok(Outcome::Pass(Some(format!(
+        "{timing}; результат 42; команда выполнилась 1 раз"
+    ))))
 }
 
-/// Lab 2: the times the function reports fit inside the wall time the checker measured.
-fn lab2_wall_time(run: &mut CheckRun) -> Result<Outcome> {
-    const N: i64 = 10;
+/// Lab 3: every slot held throughout, 3 attempts 50 ms apart: SQLSTATE 53000 whose message
+/// names the 3 attempts, after 90 ms to 5 s, and no worker left.
+fn lab3_exhausted(run: &mut CheckRun) -> Result<Outcome> {
+    let holders = SlotHolders::fill(run.server)?;
     let start = Instant::now();
-    let result = run.student_sql(&format!("SELECT tool, total_ms FROM compare_tools({N})"));
+    let result = run
+        .student_sql("SELECT pg_background_launch_retry('SELECT 42', 65536, 3, '50 milliseconds')");
+    let took = start.elapsed();
+    drop(holders);
+    let left = wait_student_workers(run)?;
+    let (code, message) = match result {
+        Ok(messages) => {
+            return Ok(Outcome::fail(format!(
+                "все слоты были заняты, но функция вернула «{}» вместо ошибки",
+                scalar(&messages).unwrap_or_default()
+            )))
+        }
+        Err(StepError::Timeout) => return Ok(Outcome::Timeout),
+        Err(StepError::Db { code, message, .. }) => (code, message),
+        Err(err) => return Ok(Outcome::fail(err.describe())),
+    };
+    let detail = format!(
+        "ошибка {code} ({message}) через {} мс; процессов студента осталось: {left}",
+        took.as_millis()
+    );
+    let names_three = has_number(&message, 3);
+    let waited = took >= Duration::from_millis(90) && took < Duration::from_secs(5);
+    if code == "53000" && names_three && waited && left == 0 {
+        Ok(Outcome::Pass(Some(detail)))
+    } else {
+        let mut why = Vec::new();
+        if code != "53000" {
+            why.push("нужен SQLSTATE 53000".to_string());
+        }
+        if !names_three {
+            why.push("в сообщении не названо число попыток (3)".to_string());
+        }
+        if !waited {
+            why.push("между тремя попытками нужно дважды подождать по 50 мс".to_string());
+        }
+        Ok(Outcome::fail(format!("{detail}: {}", why.join("; "))))
+    }
+}
+
+/// Whether `text` contains `n` as a number of its own (not as a digit of another number).
+fn has_number(text: &str, n: u32) -> bool {
+    text.split(|c: char| !c.is_ascii_digit())
+        .any(|word| word == n.to_string())
+}
+
+/// Lab 2: the server's counters prove the work was done: a new student session runs
+/// `compare_tools(25)` with `track_functions = all`; it must open 25 + 1 connections (counted by
+/// `pg_stat_database.sessions`, which does not count background workers) and call
+/// `pg_background_launch` and `pg_background_result` 25 times each.
+fn lab2_work_done(run: &mut CheckRun) -> Result<Outcome> {
+    let db = run.sandbox.db.clone();
+    let student_role = run.sandbox.student.clone();
+    let ours = [run.student.pid, run.checker.pid];
+    let mut admin = run.server.connect("postgres")?;
+    admin.batch_execute(&format!(
+        "ALTER ROLE {student_role} SET track_functions = 'all'"
+    ))?;
+    let outcome = (|| -> Result<Outcome> {
+        wait_no_backends(&mut admin, &db, &ours, Duration::from_secs(10))?;
+        let before = sessions(&mut admin, &db)?;
+        let mut fresh = run.sandbox.student_session()?;
+        let start = Instant::now();
+        let call = fresh.run(
+            &format!("SELECT * FROM compare_tools({LAB2_CALLS})"),
+            run.deadline,
+        );
+        run.student_ms += start.elapsed().as_millis() as u64;
+        drop(fresh);
+        if let Err(err) = call {
+            return Ok(call_failed(
+                err,
+                &format!("вызов compare_tools({LAB2_CALLS})"),
+            ));
+        }
+        // Exiting backends flush their statistics as they go.
+        wait_no_backends(&mut admin, &db, &ours, Duration::from_secs(10))?;
+        let opened = sessions(&mut admin, &db)? - before - 1;
+        let counted = run
+            .checker_sql(
+                "SELECT pg_stat_clear_snapshot();
+                 SELECT coalesce(sum(calls) FILTER (WHERE funcid =
+                            'pg_background_launch(text,integer)'::regprocedure), 0),
+                        coalesce(sum(calls) FILTER (WHERE funcid =
+                            'pg_background_result(integer)'::regprocedure), 0)
+                 FROM pg_stat_user_functions",
+            )
+            .map_err(|e| anyhow::anyhow!(e.describe()))?;
+        let counted = rows(&counted).pop().unwrap_or_default();
+        let launches: i64 = counted.first().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let results: i64 = counted.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let detail = format!(
+            "открыто соединений: {opened} (ожидалось {}); pg_background_launch вызвана {launches} \
+             раз, pg_background_result — {results} раз (ожидалось {LAB2_CALLS} и {LAB2_CALLS})",
+            LAB2_CALLS + 1
+        );
+        if opened == LAB2_CALLS + 1 && launches == LAB2_CALLS && results == LAB2_CALLS {
+            Ok(Outcome::Pass(Some(detail)))
+        } else {
+            Ok(Outcome::fail(detail))
+        }
+    })();
+    admin.batch_execute(&format!("ALTER ROLE {student_role} RESET track_functions"))?;
+    outcome
+}
+
+/// The number of sessions ever opened to `db`, read fresh.
+fn sessions(admin: &mut postgres::Client, db: &str) -> Result<i64> {
+    admin.batch_execute("SELECT pg_stat_clear_snapshot()")?;
+    Ok(admin
+        .query_one(
+            "SELECT sessions FROM pg_stat_database WHERE datname = $1",
+            &[&db],
+        )?
+        .get(0))
+}
+
+/// Waits until `db` has no backend but `ours`.
+fn wait_no_backends(
+    admin: &mut postgres::Client,
+    db: &str,
+    ours: &[i32],
+    limit: Duration,
+) -> Result<()> {
+    let until = Instant::now() + limit;
+    loop {
+        let left: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = $1 AND pid <> ALL($2) AND pid <> pg_backend_pid()",
+                &[&db, &ours],
+            )?
+            .get(0);
+        if left == 0 {
+            return Ok(());
+        }
+        if Instant::now() > until {
+            anyhow::bail!("{left} backends of `{db}` did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Lab 2: the times the function reports add up to most of, and no more than, the wall time the
+/// checker measured: 0.5 W <= sum(total_ms) <= W.
+fn lab2_wall_time(run: &mut CheckRun) -> Result<Outcome> {
+    let start = Instant::now();
+    let result = run.student_sql(&format!(
+        "SELECT tool, total_ms FROM compare_tools({LAB2_CALLS})"
+    ));
     let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
     let messages = match result {
         Ok(messages) => messages,
-        Err(StepError::Timeout) => return Ok(Outcome::Timeout),
         Err(err) => {
-            return Ok(Outcome::fail(format!(
-                "вызов compare_tools({N}): {}",
-                err.describe()
-            )))
+            return Ok(call_failed(
+                err,
+                &format!("вызов compare_tools({LAB2_CALLS})"),
+            ))
         }
     };
     let mut sum = 0.0;
@@ -328,18 +401,19 @@ fn lab2_wall_time(run: &mut CheckRun) -> Result<Outcome> {
         }
         sum += total;
     }
-    let detail = format!("сумма total_ms = {sum:.1} мс, а весь вызов занял {wall_ms:.1} мс");
-    if sum <= wall_ms {
+    let detail =
+        format!("сумма total_ms: {sum:.1} мс, время вызова по часам проверяющего: {wall_ms:.1} мс");
+    if sum <= wall_ms && sum >= 0.5 * wall_ms {
         Ok(Outcome::Pass(Some(detail)))
     } else {
         Ok(Outcome::fail(detail))
     }
 }
 
-/// The student's background workers still running, after up to a second for them to exit.
-fn student_workers(run: &mut CheckRun) -> Result<i64> {
+/// The student's background workers still running after up to 2 s for them to exit.
+fn wait_student_workers(run: &mut CheckRun) -> Result<i64> {
     let mut admin = run.server.connect("postgres")?;
-    let until = Instant::now() + Duration::from_secs(1);
+    let until = Instant::now() + Duration::from_secs(2);
     loop {
         let left: i64 = admin
             .query_one(
@@ -355,15 +429,15 @@ fn student_workers(run: &mut CheckRun) -> Result<i64> {
     }
 }
 
-/// Sessions of the runner that hold every free background worker slot with sleeping workers.
-struct SlotFiller {
+/// Sleeping workers of the runner's own that hold every free background worker slot.
+struct SlotHolders {
     client: postgres::Client,
     pids: Vec<i32>,
 }
 
-impl SlotFiller {
+impl SlotHolders {
     /// Launches sleeping workers until the server refuses one for want of a slot.
-    fn fill(server: &Server) -> Result<SlotFiller> {
+    fn fill(server: &Server) -> Result<SlotHolders> {
         let mut admin = server.connect("postgres")?;
         if admin
             .query_opt(
@@ -375,18 +449,20 @@ impl SlotFiller {
             admin.batch_execute(&format!("CREATE DATABASE {RUNNER_DB}"))?;
         }
         let mut client = server.connect(RUNNER_DB)?;
-        client.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_background")?;
-        let mut filler = SlotFiller {
+        client.batch_execute(
+            "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_background",
+        )?;
+        let mut holders = SlotHolders {
             client,
             pids: Vec::new(),
         };
         for _ in 0..1024 {
-            match filler
+            match holders
                 .client
                 .query_one("SELECT pg_background_launch('SELECT pg_sleep(600)')", &[])
             {
-                Ok(row) => filler.pids.push(row.get(0)),
-                Err(err) if err.code().is_some_and(|c| c.code() == "53000") => return Ok(filler),
+                Ok(row) => holders.pids.push(row.get(0)),
+                Err(err) if err.code().is_some_and(|c| c.code() == "53000") => return Ok(holders),
                 Err(err) => return Err(err).context("cannot fill the worker slots"),
             }
         }
@@ -403,12 +479,42 @@ impl SlotFiller {
     }
 }
 
-impl Drop for SlotFiller {
+impl Drop for SlotHolders {
+    /// Ends every holder and waits (at most 5 s) until they are gone, so that the next check
+    /// finds its slots free.
     fn drop(&mut self) {
         let pids = std::mem::take(&mut self.pids);
         let _ = self.client.execute(
             "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid",
             &[&pids],
         );
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            let left = self
+                .client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                    &[&pids],
+                )
+                .map(|row| row.get::<_, i64>(0))
+                .unwrap_or(0);
+            if left == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_number;
+
+    #[test]
+    fn numbers_stand_alone() {
+        assert!(has_number("за 3 попытки", 3));
+        assert!(has_number("attempts: 3", 3));
+        assert!(!has_number("за 13 попыток", 3));
+        assert!(!has_number("code 53000", 3));
     }
 }

@@ -50,12 +50,12 @@ fn unusable_files_are_named_with_their_cause() {
     let home = LabHome::new();
     home.run(&["server", "start"]).expect_code(0);
     let (run, verdict) = check(&home, "3", "empty.sql", b"");
-    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(run.code, 2, "{}", run.all());
     assert!(verdict["problem"].as_str().unwrap().contains("пуст"));
     assert_eq!(verdict["score"], 0);
 
     let (run, verdict) = check(&home, "3", "junk.sql", b"%PDF-1.4\n\xff\xd8\xff\x00junk");
-    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(run.code, 2, "{}", run.all());
     let problem = verdict["problem"].as_str().unwrap();
     assert!(
         problem.contains("UTF-8") && problem.contains("junk.sql"),
@@ -63,7 +63,7 @@ fn unusable_files_are_named_with_their_cause() {
     );
 
     let missing = home.run(&["check", "3", "--answer", "/nonexistent/lab3.sql"]);
-    assert_eq!(missing.code, 1, "{}", missing.all());
+    assert_eq!(missing.code, 2, "{}", missing.all());
     assert!(missing.stdout.contains("не найден"), "{}", missing.all());
 }
 
