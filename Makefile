@@ -2,7 +2,7 @@
 LABS := target/release/labs
 PG_CONFIG ?= pg_config
 
-.PHONY: setup build demo test cargo-test lint fmt-check installcheck bench
+.PHONY: setup build demo test cargo-test lint fmt-check installcheck dev-check bench
 
 setup:
 	@scripts/setup
@@ -10,11 +10,16 @@ setup:
 build:
 	@cargo build --release --locked --quiet
 
+# A query computed by a background worker, then every lab checked on its reference solution.
 demo: setup
 	@$(LABS) server start
 	@$(LABS) server psql -- -X -q -v ON_ERROR_STOP=1 -d postgres -f scripts/demo.sql
+	@for lab in labs/[0-9]*/; do \
+		n=$$(basename $$lab | sed 's/_.*//; s/^0*//'); \
+		$(LABS) check $$n --answer $$lab/solution.sql || exit 1; \
+	done
 
-test: setup cargo-test lint fmt-check installcheck
+test: setup cargo-test lint fmt-check installcheck dev-check
 
 cargo-test:
 	@cargo test --locked
@@ -27,6 +32,11 @@ fmt-check:
 
 installcheck: setup
 	@eval "$$($(LABS) server env)" && $(MAKE) -s -C extension installcheck PG_CONFIG=$(PG_CONFIG)
+
+# Every reference solution passes, every starter fails, every wrong answer fails exactly the
+# checks its header names.
+dev-check: setup
+	@$(LABS) dev check all
 
 bench: setup
 	@$(LABS) bench extension --out target/bench

@@ -25,6 +25,9 @@ pub enum Outcome {
     },
     Error(String),
     Timeout,
+    /// The check did not run: the answer did not load (`Error`) or a check it needs did not
+    /// pass (`Failed`); its own message and hint would mislead, so only the reason is said.
+    NotRun(Status, String),
 }
 
 impl Outcome {
@@ -85,13 +88,8 @@ pub fn run(server: &Server, lab: &Lab, path: &Path, snapshots: Snapshots) -> Res
         Ok(text) => text,
         Err(problem) => {
             let results = every_check(lab, |check, dataset| {
-                result(
-                    check,
-                    dataset,
-                    Outcome::Error(problem.clone()),
-                    Duration::ZERO,
-                    0,
-                )
+                let outcome = Outcome::NotRun(Status::Error, problem.clone());
+                result(check, dataset, outcome, Duration::ZERO, 0)
             });
             return Ok(Verdict::new(lab, shown, Some(problem), results, 0));
         }
@@ -133,10 +131,10 @@ fn run_dataset(
     {
         let start = Instant::now();
         let (outcome, student_ms) = if let Some(problem) = &load_error {
-            (Outcome::Error(problem.clone()), 0)
+            (Outcome::NotRun(Status::Error, problem.clone()), 0)
         } else if let Some(need) = unmet_need(lab, check, &results) {
-            let detail = format!("не проверялось: сначала должна пройти проверка «{need}»");
-            (Outcome::fail(detail), 0)
+            let reason = format!("сначала должна пройти проверка «{need}»");
+            (Outcome::NotRun(Status::Failed, reason), 0)
         } else {
             if student.is_closed() {
                 student = sandbox.student_session()?;
@@ -335,6 +333,22 @@ fn result(
     student_ms: u64,
 ) -> CheckResult {
     let (status, detail, diff) = match outcome {
+        Outcome::NotRun(status, reason) => {
+            return CheckResult {
+                id: check.id.clone(),
+                title: check.title.clone(),
+                dataset: dataset.to_string(),
+                status,
+                points: 0,
+                max_points: check.points,
+                message: format!("Не проверялось: {reason}."),
+                detail: None,
+                diff: None,
+                hint: None,
+                elapsed_ms: elapsed.as_millis() as u64,
+                student_ms,
+            }
+        }
         Outcome::Pass(detail) => (Status::Passed, detail, None),
         Outcome::Fail { detail, diff } => (Status::Failed, detail, diff),
         Outcome::Error(detail) => (Status::Error, Some(detail), None),

@@ -19,7 +19,7 @@ pub fn text(verdict: &Verdict) -> String {
         .results
         .iter()
         .any(|r| r.dataset != verdict.results[0].dataset);
-    let mut last_problem: Option<&str> = None;
+    let mut said: Option<&str> = None;
     for r in &verdict.results {
         let mark = if r.status == Status::Passed {
             "✔"
@@ -39,17 +39,14 @@ pub fn text(verdict: &Verdict) -> String {
             r.points,
             r.max_points
         );
-        let _ = writeln!(out, "  {}", r.message);
+        // A reason shared by several checks (a file that did not load) is said once.
+        let repeated = r.status != Status::Passed && said == Some(r.message.as_str());
+        if verdict.problem.is_none() && !repeated {
+            let _ = writeln!(out, "  {}", r.message);
+        }
+        said = Some(&r.message);
         if let Some(detail) = &r.detail {
-            // The same load error on every check is said once.
-            if verdict.problem.as_deref() != Some(detail.as_str())
-                && last_problem != Some(detail.as_str())
-            {
-                let _ = writeln!(out, "  Найдено: {detail}");
-            }
-            if r.status == Status::Error {
-                last_problem = Some(detail);
-            }
+            let _ = writeln!(out, "  Подробно: {detail}");
         }
         if let Some(diff) = &r.diff {
             for line in diff.lines() {
