@@ -40,3 +40,4 @@ dev-check: setup
 
 bench: setup
 	@$(LABS) bench extension --out target/bench
+	@$(LABS) bench checks --out target/bench

@@ -113,6 +113,17 @@ enum DevCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The wall time of `labs check N` per lab, and the checker's own overhead in it.
+    Checks {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Runs per lab after a warm-up run; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Folder for the JSON figures.
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+    },
     /// pg_background against dblink: per-call round trip and streaming a million rows.
     Extension {
         #[command(flatten)]
@@ -254,6 +265,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ServerCommand::Logs { lines } => server_cmd::logs(&home, lines)?,
             ServerCommand::Env(args) => server_cmd::env(&home, &args.options())?,
         },
+        Command::Bench(BenchCommand::Checks { server, runs, out }) => {
+            let labs = select(&Which::All)?;
+            let server = server::ensure_running(&home, &server.options())?;
+            bench::print_checks(&bench::checks(&server, &labs, runs, &out)?);
+        }
         Command::Bench(BenchCommand::Extension {
             server,
             calls,
