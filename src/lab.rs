@@ -19,6 +19,9 @@ pub struct Lab {
     /// Bumped whenever the data or the checks change: part of the template database's name
     /// and of every grade's key.
     pub version: u32,
+    /// Superuser SQL run once in each template after setup.sql: what the checks need that the
+    /// student must not see (expected results), in a schema the student's role cannot use.
+    pub prepare: Option<String>,
     /// The datasets; every data-dependent check runs on each.
     pub datasets: Vec<Dataset>,
     /// The checks, in the order they run.

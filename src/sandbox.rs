@@ -178,7 +178,13 @@ impl Drop for Sandbox {
 /// parameters or the lab's version change, so a stale template is never used.
 fn template_name(lab: &Lab, dataset: &Dataset, setup: &str) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (lab.version, setup, format!("{:?}", dataset.params)).hash(&mut hasher);
+    (
+        lab.version,
+        setup,
+        &lab.prepare,
+        format!("{:?}", dataset.params),
+    )
+        .hash(&mut hasher);
     format!(
         "tpl_lab{}_{}_{:08x}",
         lab.number,
@@ -246,8 +252,16 @@ pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<
             dataset.name
         )
     })?;
-    // Frozen and analysed, so that every clone starts from the same, stable table sizes.
     build.batch_execute("RESET ROLE")?;
+    if let Some(prepare) = &lab.prepare {
+        build.batch_execute(prepare).with_context(|| {
+            format!(
+                "the `prepare` of lab {} failed on dataset `{}`",
+                lab.number, dataset.name
+            )
+        })?;
+    }
+    // Frozen and analysed, so that every clone starts from the same, stable table sizes.
     build.batch_execute("VACUUM (FREEZE, ANALYZE)")?;
     drop(build);
     admin.batch_execute(&format!(
