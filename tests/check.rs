@@ -28,13 +28,14 @@ fn check(home: &LabHome, n: &str, name: &str, answer: &[u8]) -> (common::Run, se
     (run, verdict)
 }
 
-/// The details of every failed result.
+/// What every result said: its message and its detail.
 fn details(verdict: &serde_json::Value) -> String {
     verdict["results"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|r| r["detail"].as_str())
+        .flat_map(|r| [r["message"].as_str(), r["detail"].as_str()])
+        .flatten()
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -135,4 +136,21 @@ fn an_answer_that_drops_the_lab_tables_fails_alone() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(verdict["score"], 0);
     solution_passes(&home, "1", "01_ratings/solution.sql");
+}
+
+#[test]
+fn the_expected_results_are_out_of_the_students_reach() {
+    let home = LabHome::new();
+    let cheat = b"CREATE PROCEDURE update_ratings(batch_size integer DEFAULT 10000)
+LANGUAGE sql AS $$
+    UPDATE books SET rating = e.rating FROM lab_expected.ratings AS e WHERE e.id = books.id
+$$;";
+    let (run, verdict) = check(&home, "1", "cheat.sql", cheat);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let said = details(&verdict);
+    assert!(
+        said.contains("permission denied for schema lab_expected"),
+        "{said}"
+    );
+    assert!(verdict["score"].as_u64().unwrap() <= 2, "{}", run.stdout);
 }
