@@ -1,0 +1,483 @@
+/*-------------------------------------------------------------------------
+ *
+ * launch.c
+ *	  Starting background workers: the dynamic shared memory segment with
+ *	  its table of contents and result queue, the worker's registration, and
+ *	  the session's table of workers whose results can still be read.
+ *
+ * IDENTIFICATION
+ *	  extension/launch.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "pgstat.h"
+#include "pg_background.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shm_toc.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+/* How long a launch may wait for our own finished workers to exit. */
+#define PGBG_EXIT_WAIT_MS		1000
+
+/* How many handles of finished workers we remember at most. */
+#define PGBG_MAX_EXITING		64
+
+/* The session's workers, keyed by process ID (lives in TopMemoryContext). */
+static HTAB *worker_table = NULL;
+
+/*
+ * Handles of workers whose final message we have read (or whose error we
+ * have raised): they are exiting and will soon free their slot.
+ */
+static List *exiting_workers = NIL;
+
+/* Have we registered our transaction callbacks yet? */
+static bool callbacks_registered = false;
+
+static void ensure_worker_table(void);
+static void prune_exiting_workers(void);
+static bool wait_for_exiting_workers(void);
+static void remember_exiting_worker(BackgroundWorkerHandle *handle);
+static dsm_segment *setup_segment(const char *sql, Size sql_len,
+								  int32 queue_size, shm_mq **mq,
+								  pg_background_fixed **fixed,
+								  const char **sql_copy);
+static void pgbg_xact_callback(XactEvent event, void *arg);
+static void pgbg_subxact_callback(SubXactEvent event,
+								  SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
+
+/*
+ * pgbg_launch
+ *
+ * Start a worker that runs sql and return its process ID.  We return only
+ * once the worker has attached to the result queue: from then on the
+ * segment lives as long as the worker does, so the work is not lost even
+ * if this session detaches or exits at once.
+ */
+int32
+pgbg_launch(const char *sql, Size sql_len, int32 queue_size)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	pg_background_fixed *fixed;
+	pg_background_worker *entry;
+	dsm_segment *seg;
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+	MemoryContext oldcontext;
+	const char *sql_copy;
+	int32		pid;
+	bool		found;
+
+	/* Validate the queue size before anything is allocated or started */
+	if (queue_size < PG_BACKGROUND_MIN_QUEUE_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("queue size must be at least %d bytes",
+						PG_BACKGROUND_MIN_QUEUE_SIZE)));
+	if (queue_size > PG_BACKGROUND_MAX_QUEUE_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("queue size must be at most %d bytes",
+						PG_BACKGROUND_MAX_QUEUE_SIZE)));
+
+	ensure_worker_table();
+	prune_exiting_workers();
+
+	/* Build the segment the worker will read its instructions from */
+	seg = setup_segment(sql, sql_len, queue_size, &mq, &fixed, &sql_copy);
+
+	/* Describe the worker */
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_background");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN,
+			 "pg_background_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN,
+			 "pg_background worker for PID %d", MyProcPid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, PG_BACKGROUND_WORKER_TYPE);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	/*
+	 * Register it.  If every slot is taken, workers of ours that already
+	 * delivered their results may merely not have exited yet: give them a
+	 * moment and try once more.
+	 */
+	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle) &&
+		!(wait_for_exiting_workers() &&
+		  RegisterDynamicBackgroundWorker(&worker, &handle)))
+	{
+		MemoryContextSwitchTo(oldcontext);
+		dsm_detach(seg);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not register background process"),
+				 errhint("You may need to increase max_worker_processes.")));
+	}
+	mqh = shm_mq_attach(mq, seg, handle);
+	MemoryContextSwitchTo(oldcontext);
+
+	/*
+	 * Wait until the worker has attached to the queue.  If we are
+	 * interrupted meanwhile the launch has failed, so make sure the worker
+	 * does not run the statement behind our back.
+	 */
+	PG_TRY();
+	{
+		(void) shm_mq_wait_for_attach(mqh);
+	}
+	PG_CATCH();
+	{
+		TerminateBackgroundWorker(handle);
+		shm_mq_detach(mqh);
+		pfree(handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	/*
+	 * shm_mq_wait_for_attach also reports a queue that was detached, which
+	 * happens when a very fast worker has already finished.  What matters is
+	 * whether the worker ever attached.
+	 */
+	if (shm_mq_get_sender(mq) == NULL)
+	{
+		shm_mq_detach(mqh);
+		dsm_detach(seg);
+		pfree(handle);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("background worker exited before it could start"),
+				 errhint("More details may be available in the server log.")));
+	}
+	pg_read_barrier();
+	pid = fixed->worker_pid;
+
+	/*
+	 * A process ID can only be in the table twice if an old worker exited
+	 * unread long ago and the kernel reused its ID: drop the stale entry.
+	 */
+	entry = hash_search(worker_table, &pid, HASH_ENTER, &found);
+	if (found)
+	{
+		ereport(WARNING,
+				(errmsg("discarding the unread results of an earlier background worker with PID %d",
+						pid)));
+		shm_mq_detach(entry->mqh);
+		dsm_detach(entry->seg);
+		pfree(entry->handle);
+	}
+	entry->pid = pid;
+	entry->seg = seg;
+	entry->mqh = mqh;
+	entry->handle = handle;
+	entry->sql = sql_copy;
+	entry->reading = false;
+	entry->reading_subid = InvalidSubTransactionId;
+
+	/* Keep the mapping past the end of this transaction */
+	dsm_pin_mapping(seg);
+
+	return pid;
+}
+
+/*
+ * pgbg_find_worker
+ *
+ * Look up one of this session's workers; NULL if the process ID is not one.
+ */
+pg_background_worker *
+pgbg_find_worker(int32 pid)
+{
+	if (worker_table == NULL)
+		return NULL;
+	return (pg_background_worker *) hash_search(worker_table, &pid,
+												HASH_FIND, NULL);
+}
+
+/*
+ * pgbg_forget_worker
+ *
+ * Stop listening to a worker: detach from its queue and segment and drop it
+ * from the table.  The worker keeps running; what it still sends is lost.
+ * If it already sent its last message (finished), remember its handle so a
+ * launch short of slots can wait for it to exit.
+ */
+void
+pgbg_forget_worker(pg_background_worker *worker, bool finished)
+{
+	int32		pid = worker->pid;
+
+	/* Detach the queue first: that wakes a worker blocked on a full queue */
+	shm_mq_detach(worker->mqh);
+	dsm_detach(worker->seg);
+
+	if (finished)
+		remember_exiting_worker(worker->handle);
+	else
+		pfree(worker->handle);
+
+	hash_search(worker_table, &pid, HASH_REMOVE, NULL);
+}
+
+/*
+ * pgbg_error_not_attached
+ *
+ * The one error for a process ID whose results cannot be read: not started
+ * by this session, or already read or detached.
+ */
+void
+pgbg_error_not_attached(int32 pid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("PID %d is not attached to this session", pid)));
+	pg_unreachable();
+}
+
+/*
+ * ensure_worker_table
+ *
+ * Create the session's worker table and hook into transaction end, on
+ * first use.
+ */
+static void
+ensure_worker_table(void)
+{
+	HASHCTL		ctl;
+
+	if (worker_table == NULL)
+	{
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(pg_background_worker);
+		ctl.hcxt = TopMemoryContext;
+		worker_table = hash_create("pg_background workers", 16, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(pgbg_xact_callback, NULL);
+		RegisterSubXactCallback(pgbg_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+}
+
+/*
+ * setup_segment
+ *
+ * Create the dynamic shared memory segment for one launch: who to run as,
+ * the SQL text, our settings and the result queue, with us as its receiver.
+ */
+static dsm_segment *
+setup_segment(const char *sql, Size sql_len, int32 queue_size, shm_mq **mq,
+			  pg_background_fixed **fixed, const char **sql_copy)
+{
+	shm_toc_estimator e;
+	shm_toc    *toc;
+	dsm_segment *seg;
+	Size		guc_len;
+	Size		segsize;
+	char	   *sqlp;
+	char	   *gucp;
+
+	/* Size everything */
+	guc_len = EstimateGUCStateSpace();
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(pg_background_fixed));
+	shm_toc_estimate_chunk(&e, sql_len + 1);
+	shm_toc_estimate_chunk(&e, guc_len);
+	shm_toc_estimate_chunk(&e, (Size) queue_size);
+	shm_toc_estimate_keys(&e, PG_BACKGROUND_NKEYS);
+	segsize = shm_toc_estimate(&e);
+
+	seg = dsm_create(segsize, 0);
+	toc = shm_toc_create(PG_BACKGROUND_MAGIC, dsm_segment_address(seg),
+						 segsize);
+
+	/* Who the worker must be */
+	*fixed = shm_toc_allocate(toc, sizeof(pg_background_fixed));
+	(*fixed)->database_id = MyDatabaseId;
+	(*fixed)->authenticated_user_id = GetAuthenticatedUserId();
+	GetUserIdAndSecContext(&(*fixed)->current_user_id,
+						   &(*fixed)->sec_context);
+	(*fixed)->outer_user_id = GetCurrentRoleId();
+	(*fixed)->queue_size = queue_size;
+	(*fixed)->worker_pid = 0;
+	shm_toc_insert(toc, PG_BACKGROUND_KEY_FIXED, *fixed);
+
+	/* What it must run */
+	sqlp = shm_toc_allocate(toc, sql_len + 1);
+	memcpy(sqlp, sql, sql_len);
+	sqlp[sql_len] = '\0';
+	shm_toc_insert(toc, PG_BACKGROUND_KEY_SQL, sqlp);
+	*sql_copy = sqlp;
+
+	/* With which settings */
+	gucp = shm_toc_allocate(toc, guc_len);
+	SerializeGUCState(guc_len, gucp);
+	shm_toc_insert(toc, PG_BACKGROUND_KEY_GUC, gucp);
+
+	/* Where the results go */
+	*mq = shm_mq_create(shm_toc_allocate(toc, (Size) queue_size),
+						(Size) queue_size);
+	shm_toc_insert(toc, PG_BACKGROUND_KEY_QUEUE, *mq);
+	shm_mq_set_receiver(*mq, MyProc);
+
+	return seg;
+}
+
+/*
+ * remember_exiting_worker
+ *
+ * Keep the handle of a worker that has sent its last message, bounded so a
+ * long session does not accumulate them.
+ */
+static void
+remember_exiting_worker(BackgroundWorkerHandle *handle)
+{
+	MemoryContext oldcontext;
+
+	if (list_length(exiting_workers) >= PGBG_MAX_EXITING)
+	{
+		pfree(linitial(exiting_workers));
+		exiting_workers = list_delete_first(exiting_workers);
+	}
+
+	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+	exiting_workers = lappend(exiting_workers, handle);
+	MemoryContextSwitchTo(oldcontext);
+}
+
+/*
+ * prune_exiting_workers
+ *
+ * Forget the handles of workers the postmaster reports as gone.
+ */
+static void
+prune_exiting_workers(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, exiting_workers)
+	{
+		BackgroundWorkerHandle *handle = lfirst(lc);
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(handle);
+			exiting_workers = foreach_delete_current(exiting_workers, lc);
+		}
+	}
+}
+
+/*
+ * wait_for_exiting_workers
+ *
+ * Called when no worker slot is free.  Our finished workers exit right
+ * after their last message, so wait (briefly, and only for them) until at
+ * least one is gone.  Returns true if a slot may have been freed.
+ */
+static bool
+wait_for_exiting_workers(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	int			before;
+
+	prune_exiting_workers();
+	if (exiting_workers == NIL)
+		return false;
+	before = list_length(exiting_workers);
+
+	for (;;)
+	{
+		int			rc;
+
+		/* The postmaster sets our latch when one of them stops */
+		rc = WaitLatch(MyLatch,
+					   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   10L, WAIT_EVENT_BGWORKER_SHUTDOWN);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		prune_exiting_workers();
+		if (list_length(exiting_workers) < before)
+			return true;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+									   PGBG_EXIT_WAIT_MS))
+			return false;
+	}
+}
+
+/*
+ * pgbg_xact_callback
+ *
+ * A transaction that aborts while pg_background_result is consuming a
+ * worker leaves that stream half-read: stop listening to such workers so
+ * that they can finish (their remaining output is discarded).
+ */
+static void
+pgbg_xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	pg_background_worker *worker;
+
+	if (event != XACT_EVENT_ABORT || worker_table == NULL)
+		return;
+
+	hash_seq_init(&status, worker_table);
+	while ((worker = hash_seq_search(&status)) != NULL)
+	{
+		if (worker->reading)
+			pgbg_forget_worker(worker, false);
+	}
+}
+
+/*
+ * pgbg_subxact_callback
+ *
+ * The same for a subtransaction (a plpgsql block with an EXCEPTION clause)
+ * that aborts; a reader in a committed subtransaction belongs to its parent
+ * from then on.
+ */
+static void
+pgbg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	pg_background_worker *worker;
+
+	if (worker_table == NULL ||
+		(event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB))
+		return;
+
+	hash_seq_init(&status, worker_table);
+	while ((worker = hash_seq_search(&status)) != NULL)
+	{
+		if (!worker->reading || worker->reading_subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			pgbg_forget_worker(worker, false);
+		else
+			worker->reading_subid = parentSubid;
+	}
+}

@@ -1,0 +1,758 @@
+/*-------------------------------------------------------------------------
+ *
+ * result.c
+ *	  The launching session's end of the result queue: read the worker's
+ *	  messages, turn data rows into tuples of the caller's column definition
+ *	  list, and raise the worker's errors and notices here.
+ *
+ * IDENTIFICATION
+ *	  extension/result.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "libpq/pqmq.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "parser/parse_coerce.h"
+#include "pg_background.h"
+#include "port/pg_bswap.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+/*
+ * How a column of the worker's rows becomes a value of ours.
+ */
+#define COLUMN_TEXT				0	/* text: our column type's input function */
+#define COLUMN_IMAGE			1	/* datum image of our very type: use it */
+#define COLUMN_IMAGE_CONVERT	2	/* datum image of a binary coercible type
+									 * or another typmod, or a domain: through
+									 * its output and our input function */
+
+/*
+ * State of one pg_background_result call, in the function's multi-call
+ * memory context.
+ */
+struct pgbg_result_state
+{
+	int32		pid;			/* the worker we read */
+	pg_background_worker *worker;	/* its table entry while we read */
+	bool		finished;		/* worker entry released */
+	ExprContext *econtext;		/* where our shutdown callback hangs */
+
+	/* The column definition list and how to convert text into it */
+	TupleDesc	tupdesc;
+	int			natts;
+	FmgrInfo   *infuncs;
+	Oid		   *ioparams;
+	int32	   *typmods;
+	Datum	   *values;
+	bool	   *nulls;
+	char	   *scratch;		/* one column value, NUL-terminated */
+	Size		scratch_size;
+	char	   *images;			/* aligned copies of a row's datum images */
+	Size		images_size;
+
+	/* How each column of the current result set arrives */
+	int		   *modes;			/* COLUMN_TEXT, COLUMN_IMAGE, ... */
+	int16	   *remote_typlen;	/* for images */
+	bool	   *remote_typbyval;
+	FmgrInfo   *remote_outfuncs;	/* for COLUMN_IMAGE_CONVERT */
+	MemoryContext row_context;	/* reset for every row */
+
+	/* The queue message being consumed: a batch of frames */
+	const char *batch;
+	Size		batch_len;
+	Size		batch_pos;
+
+	/* Where we are in the worker's output */
+	bool		in_result_set;	/* RowDescription seen, command not done */
+	bool		seen_result_set;	/* some statement returned rows */
+	List	   *tags;			/* command tags of row-less statements */
+	ListCell   *next_tag;		/* when returning the tags at the end */
+	bool		returning_tags;
+};
+
+static bool next_frame(pgbg_result_state *state, char *msgtype,
+					   const char **body, uint32 *len);
+static void check_row_description(pgbg_result_state *state,
+								  const char *body, uint32 len);
+static bool type_fits(Oid remote_type, Oid local_type);
+static void check_tag_shape(pgbg_result_state *state);
+static Datum build_row(pgbg_result_state *state, const char *body,
+					   uint32 len);
+static Datum build_tag_row(pgbg_result_state *state, const char *tag);
+static Datum text_value(pgbg_result_state *state, int i, const char *p,
+						int32 len);
+static Datum image_value(pgbg_result_state *state, int i, const char *p,
+						 int32 len, Size *images_used);
+static void relay_error_or_notice(pgbg_result_state *state,
+								  const char *body, uint32 len);
+static void release_worker(pgbg_result_state *state, bool finished);
+static pg_background_worker *current_worker(pgbg_result_state *state);
+static void result_shutdown(Datum arg);
+static void mismatch_error(const char *detail_fmt,...) pg_attribute_printf(1, 2);
+
+/*
+ * pgbg_result_begin
+ *
+ * Claim the worker's output for one pg_background_result call and prepare
+ * the conversion into the column definition list: the input functions
+ * depend only on it, so they are looked up once per call, not per row.
+ */
+pgbg_result_state *
+pgbg_result_begin(int32 pid, TupleDesc tupdesc, ExprContext *econtext)
+{
+	pgbg_result_state *state;
+	pg_background_worker *worker;
+	int			i;
+
+	worker = pgbg_find_worker(pid);
+	if (worker == NULL || worker->reading)
+		pgbg_error_not_attached(pid);
+
+	state = palloc0(sizeof(pgbg_result_state));
+	state->pid = pid;
+	state->worker = worker;
+	state->tupdesc = tupdesc;
+	state->natts = tupdesc->natts;
+	state->infuncs = palloc(sizeof(FmgrInfo) * state->natts);
+	state->ioparams = palloc(sizeof(Oid) * state->natts);
+	state->typmods = palloc(sizeof(int32) * state->natts);
+	state->values = palloc(sizeof(Datum) * state->natts);
+	state->nulls = palloc(sizeof(bool) * state->natts);
+	state->scratch_size = 1024;
+	state->scratch = palloc(state->scratch_size);
+	state->images_size = 1024;
+	state->images = palloc(state->images_size);
+	state->modes = palloc0(sizeof(int) * state->natts);
+	state->remote_typlen = palloc0(sizeof(int16) * state->natts);
+	state->remote_typbyval = palloc0(sizeof(bool) * state->natts);
+	state->remote_outfuncs = palloc0(sizeof(FmgrInfo) * state->natts);
+	state->row_context = AllocSetContextCreate(CurrentMemoryContext,
+											   "pg_background row",
+											   ALLOCSET_SMALL_SIZES);
+
+	for (i = 0; i < state->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+		Oid			infunc;
+
+		getTypeInputInfo(attr->atttypid, &infunc, &state->ioparams[i]);
+		fmgr_info(infunc, &state->infuncs[i]);
+		state->typmods[i] = attr->atttypmod;
+	}
+
+	/* From here on the output is ours; see result_shutdown for early ends */
+	worker->reading = true;
+	worker->reading_subid = GetCurrentSubTransactionId();
+	if (econtext != NULL)
+	{
+		state->econtext = econtext;
+		RegisterExprContextCallback(econtext, result_shutdown,
+									PointerGetDatum(state));
+	}
+
+	return state;
+}
+
+/*
+ * pgbg_result_next
+ *
+ * Produce the next row of the caller's result, reading the queue as far as
+ * needed.  Returns false at the end.
+ *
+ * What the caller gets: the rows of every statement that returns rows, in
+ * order, each checked against the column definition list.  If no statement
+ * of the string returns rows, one text row per statement holding its
+ * command tag ("INSERT 0 1").
+ */
+bool
+pgbg_result_next(pgbg_result_state *state, Datum *result)
+{
+	MemoryContextReset(state->row_context);
+
+	for (;;)
+	{
+		char		msgtype;
+		const char *body;
+		uint32		len;
+		MemoryContext oldcontext;
+
+		/* After the end of the output: the command tags, if they count */
+		if (state->returning_tags)
+		{
+			if (state->next_tag == NULL)
+				return false;
+			oldcontext = MemoryContextSwitchTo(state->row_context);
+			*result = build_tag_row(state, lfirst(state->next_tag));
+			MemoryContextSwitchTo(oldcontext);
+			state->next_tag = lnext(state->tags, state->next_tag);
+			return true;
+		}
+		if (state->finished)
+			return false;
+
+		if (!next_frame(state, &msgtype, &body, &len))
+		{
+			/* The worker vanished without its final message */
+			release_worker(state, true);
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("lost connection to worker process with PID %d",
+							state->pid)));
+		}
+
+		switch (msgtype)
+		{
+			case PGBG_MSG_DATA_ROW:
+				if (!state->in_result_set)
+					elog(ERROR, "data row without row description from background worker");
+				oldcontext = MemoryContextSwitchTo(state->row_context);
+				*result = build_row(state, body, len);
+				MemoryContextSwitchTo(oldcontext);
+				return true;
+
+			case PGBG_MSG_ROW_DESCRIPTION:
+				check_row_description(state, body, len);
+				state->in_result_set = true;
+				state->seen_result_set = true;
+				break;
+
+			case PGBG_MSG_COMMAND_COMPLETE:
+				if (!state->in_result_set && !state->seen_result_set)
+				{
+					MemoryContext cxt = GetMemoryChunkContext(state);
+
+					oldcontext = MemoryContextSwitchTo(cxt);
+					state->tags = lappend(state->tags,
+										  pnstrdup(body, strnlen(body, len)));
+					MemoryContextSwitchTo(oldcontext);
+				}
+				state->in_result_set = false;
+				break;
+
+			case PGBG_MSG_ERROR_RESPONSE:
+			case PGBG_MSG_NOTICE_RESPONSE:
+				oldcontext = MemoryContextSwitchTo(state->row_context);
+				relay_error_or_notice(state, body, len);
+				MemoryContextSwitchTo(oldcontext);
+				break;
+
+			case PGBG_MSG_READY_FOR_QUERY:
+				release_worker(state, true);
+				if (state->seen_result_set || state->tags == NIL)
+					return false;
+				check_tag_shape(state);
+				state->returning_tags = true;
+				state->next_tag = list_head(state->tags);
+				break;
+
+			default:
+				/* EmptyQueryResponse, ParameterStatus, ...: nothing to do */
+				break;
+		}
+	}
+}
+
+/*
+ * pgbg_result_end
+ *
+ * The call returned its last row: detach our shutdown callback.
+ */
+void
+pgbg_result_end(pgbg_result_state *state)
+{
+	if (!state->finished)
+		release_worker(state, false);
+	if (state->econtext != NULL)
+	{
+		UnregisterExprContextCallback(state->econtext, result_shutdown,
+									  PointerGetDatum(state));
+		state->econtext = NULL;
+	}
+}
+
+/*
+ * next_frame
+ *
+ * Return the next message of the worker, receiving a new batch from the
+ * queue when the current one is used up.  Returns false if the queue was
+ * detached (the worker is gone).  The body points into the batch, which is
+ * valid until the next receive.
+ */
+static bool
+next_frame(pgbg_result_state *state, char *msgtype, const char **body,
+		   uint32 *len)
+{
+	uint32		len32;
+
+	if (state->batch_pos >= state->batch_len)
+	{
+		pg_background_worker *worker = current_worker(state);
+		shm_mq_result res;
+		Size		nbytes;
+		void	   *data;
+
+		res = shm_mq_receive(worker->mqh, &nbytes, &data, false);
+		if (res != SHM_MQ_SUCCESS)
+			return false;
+		state->batch = data;
+		state->batch_len = nbytes;
+		state->batch_pos = 0;
+	}
+	else
+		(void) current_worker(state);
+
+	if (state->batch_len - state->batch_pos < PGBG_FRAME_HEADER_SIZE)
+		elog(ERROR, "truncated message from background worker");
+	*msgtype = state->batch[state->batch_pos];
+	memcpy(&len32, state->batch + state->batch_pos + 1, sizeof(len32));
+	state->batch_pos += PGBG_FRAME_HEADER_SIZE;
+	if (state->batch_len - state->batch_pos < len32)
+		elog(ERROR, "truncated message from background worker");
+	*body = state->batch + state->batch_pos;
+	*len = len32;
+	state->batch_pos += len32;
+
+	return true;
+}
+
+/*
+ * current_worker
+ *
+ * Our table entry, checked on every use: the batch lives in the worker's
+ * segment, so nothing may be read once the entry is gone (for instance if
+ * the same query also detached the worker).
+ */
+static pg_background_worker *
+current_worker(pgbg_result_state *state)
+{
+	pg_background_worker *worker = pgbg_find_worker(state->pid);
+
+	if (state->finished || worker == NULL || worker != state->worker ||
+		!worker->reading)
+	{
+		state->finished = true;
+		pgbg_error_not_attached(state->pid);
+	}
+	return worker;
+}
+
+/*
+ * check_row_description
+ *
+ * A statement starts returning rows: they must fit the column definition
+ * list, column for column.  Types must be equal or binary coercible (text
+ * rows arrive for varchar columns, say); anything else is a mismatch.
+ */
+static void
+check_row_description(pgbg_result_state *state, const char *body,
+					  uint32 len)
+{
+	StringInfoData msg;
+	int			natts;
+	int			i;
+
+	msg.data = (char *) body;
+	msg.len = len;
+	msg.maxlen = len;
+	msg.cursor = 0;
+
+	natts = pq_getmsgint(&msg, 2);
+	if (natts != state->natts)
+		mismatch_error("The query returns %d column(s), but the column definition list has %d.",
+					   natts, state->natts);
+
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(state->tupdesc, i);
+		Oid			remote_type;
+		int32		remote_typmod;
+		int			format;
+
+		(void) pq_getmsgrawstring(&msg);	/* column name */
+		(void) pq_getmsgint(&msg, 4);	/* table OID */
+		(void) pq_getmsgint(&msg, 2);	/* column number */
+		remote_type = pq_getmsgint(&msg, 4);
+		(void) pq_getmsgint(&msg, 2);	/* type length */
+		remote_typmod = pq_getmsgint(&msg, 4);
+		format = pq_getmsgint(&msg, 2);
+
+		if (!type_fits(remote_type, attr->atttypid))
+			mismatch_error("Column %d of the query has type %s, but the column definition list says %s.",
+						   i + 1, format_type_be(remote_type),
+						   format_type_be(attr->atttypid));
+
+		if (format != PGBG_FORMAT_RAW)
+			state->modes[i] = COLUMN_TEXT;
+		else
+		{
+			/*
+			 * The image can be used as it is if it is of our type (or one
+			 * stored the same way) and no typmod or domain constraint of
+			 * ours needs checking.
+			 */
+			get_typlenbyval(remote_type, &state->remote_typlen[i],
+							&state->remote_typbyval[i]);
+			if ((remote_type == attr->atttypid ||
+				 get_typtype(attr->atttypid) != TYPTYPE_DOMAIN) &&
+				(attr->atttypmod < 0 || attr->atttypmod == remote_typmod))
+				state->modes[i] = COLUMN_IMAGE;
+			else
+			{
+				Oid			outfunc;
+				bool		isvarlena;
+
+				getTypeOutputInfo(remote_type, &outfunc, &isvarlena);
+				fmgr_info_cxt(outfunc, &state->remote_outfuncs[i],
+							  GetMemoryChunkContext(state));
+				state->modes[i] = COLUMN_IMAGE_CONVERT;
+			}
+		}
+	}
+}
+
+/*
+ * type_fits
+ *
+ * Can values of the worker's column type become values of ours?  Yes if
+ * the types are equal or binary coercible, or if ours is a domain over
+ * such a type (a RowDescription names a domain's base type).
+ */
+static bool
+type_fits(Oid remote_type, Oid local_type)
+{
+	Oid			local_base;
+
+	if (remote_type == local_type || IsBinaryCoercible(remote_type, local_type))
+		return true;
+	local_base = getBaseType(local_type);
+	return local_base != local_type &&
+		(remote_type == local_base || IsBinaryCoercible(remote_type, local_base));
+}
+
+/*
+ * check_tag_shape
+ *
+ * Command tags are returned as a single text column.
+ */
+static void
+check_tag_shape(pgbg_result_state *state)
+{
+	Oid			local_type;
+
+	if (state->natts != 1)
+		mismatch_error("The command returns its command tag as 1 column of type text, but the column definition list has %d.",
+					   state->natts);
+	local_type = TupleDescAttr(state->tupdesc, 0)->atttypid;
+	if (!type_fits(TEXTOID, local_type))
+		mismatch_error("The command returns its command tag as 1 column of type text, but the column definition list says %s.",
+					   format_type_be(local_type));
+}
+
+/*
+ * mismatch_error
+ *
+ * The caller's column definition list does not describe the worker's rows.
+ */
+static void
+mismatch_error(const char *detail_fmt,...)
+{
+	va_list		args;
+	StringInfoData detail;
+
+	initStringInfo(&detail);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, detail_fmt);
+		needed = appendStringInfoVA(&detail, detail_fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&detail, needed);
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("remote query result rowtype does not match the specified FROM clause rowtype"),
+			 errdetail_internal("%s", detail.data)));
+}
+
+/*
+ * build_row
+ *
+ * Turn one DataRow into a tuple, in the per-row memory context.
+ */
+static Datum
+build_row(pgbg_result_state *state, const char *body, uint32 len)
+{
+	const char *p = body;
+	const char *end = body + len;
+	uint16		n16;
+	Size		images_used = 0;
+	int			i;
+
+	if (len < sizeof(n16))
+		elog(ERROR, "truncated data row from background worker");
+	memcpy(&n16, p, sizeof(n16));
+	p += sizeof(n16);
+	if (pg_ntoh16(n16) != state->natts)
+		elog(ERROR, "data row from background worker has %d columns, expected %d",
+			 (int) pg_ntoh16(n16), state->natts);
+
+	/* Room for aligned copies of every datum image in the row */
+	if (len + state->natts * MAXIMUM_ALIGNOF > state->images_size)
+	{
+		MemoryContext cxt = GetMemoryChunkContext(state->images);
+
+		pfree(state->images);
+		state->images_size = Max(len + state->natts * MAXIMUM_ALIGNOF,
+								 state->images_size * 2);
+		state->images = MemoryContextAlloc(cxt, state->images_size);
+	}
+
+	for (i = 0; i < state->natts; i++)
+	{
+		uint32		n32;
+		int32		collen;
+
+		if (end - p < (ptrdiff_t) sizeof(n32))
+			elog(ERROR, "truncated data row from background worker");
+		memcpy(&n32, p, sizeof(n32));
+		p += sizeof(n32);
+		collen = (int32) pg_ntoh32(n32);
+
+		if (collen < 0)
+		{
+			/* NULL; the input function still runs for domains */
+			state->values[i] = InputFunctionCall(&state->infuncs[i], NULL,
+												 state->ioparams[i],
+												 state->typmods[i]);
+			state->nulls[i] = true;
+			continue;
+		}
+
+		if (end - p < collen)
+			elog(ERROR, "truncated data row from background worker");
+
+		if (state->modes[i] == COLUMN_TEXT)
+			state->values[i] = text_value(state, i, p, collen);
+		else
+		{
+			Datum		image = image_value(state, i, p, collen, &images_used);
+
+			if (state->modes[i] == COLUMN_IMAGE)
+				state->values[i] = image;
+			else
+			{
+				char	   *str;
+
+				str = OutputFunctionCall(&state->remote_outfuncs[i], image);
+				state->values[i] = InputFunctionCall(&state->infuncs[i], str,
+													 state->ioparams[i],
+													 state->typmods[i]);
+			}
+		}
+		state->nulls[i] = false;
+		p += collen;
+	}
+
+	return HeapTupleGetDatum(heap_form_tuple(state->tupdesc, state->values,
+											 state->nulls));
+}
+
+/*
+ * text_value
+ *
+ * A column sent as text: our type's input function makes the value.
+ */
+static Datum
+text_value(pgbg_result_state *state, int i, const char *p, int32 len)
+{
+	if ((Size) len >= state->scratch_size)
+	{
+		MemoryContext cxt = GetMemoryChunkContext(state->scratch);
+
+		pfree(state->scratch);
+		state->scratch_size = Max((Size) len + 1, state->scratch_size * 2);
+		state->scratch = MemoryContextAlloc(cxt, state->scratch_size);
+	}
+	memcpy(state->scratch, p, len);
+	state->scratch[len] = '\0';
+
+	return InputFunctionCall(&state->infuncs[i], state->scratch,
+							 state->ioparams[i], state->typmods[i]);
+}
+
+/*
+ * image_value
+ *
+ * A column sent as the image of its datum: rebuild the datum from an
+ * aligned copy (heap_form_tuple copies it into the tuple).
+ */
+static Datum
+image_value(pgbg_result_state *state, int i, const char *p, int32 len,
+			Size *images_used)
+{
+	int16		typlen = state->remote_typlen[i];
+	char	   *copy;
+
+	if (state->remote_typbyval[i])
+	{
+		if (len != typlen)
+			elog(ERROR, "malformed column from background worker");
+		switch (typlen)
+		{
+			case sizeof(char):
+				return CharGetDatum(*p);
+			case sizeof(int16):
+				{
+					int16		v;
+
+					memcpy(&v, p, sizeof(v));
+					return Int16GetDatum(v);
+				}
+			case sizeof(int32):
+				{
+					int32		v;
+
+					memcpy(&v, p, sizeof(v));
+					return Int32GetDatum(v);
+				}
+#if SIZEOF_DATUM == 8
+			case sizeof(Datum):
+				{
+					Datum		v;
+
+					memcpy(&v, p, sizeof(v));
+					return v;
+				}
+#endif
+			default:
+				elog(ERROR, "unsupported by-value type length %d", typlen);
+		}
+	}
+
+	if ((typlen > 0 && len != typlen) ||
+		(typlen == -1 && (len < 1 || VARSIZE_ANY(p) != (Size) len)) ||
+		(typlen == -2 && (len < 1 || p[len - 1] != '\0')))
+		elog(ERROR, "malformed column from background worker");
+
+	copy = state->images + *images_used;
+	memcpy(copy, p, len);
+	*images_used += MAXALIGN(len);
+	return PointerGetDatum(copy);
+}
+
+/*
+ * build_tag_row
+ *
+ * One command tag as a row of a single text-like column.
+ */
+static Datum
+build_tag_row(pgbg_result_state *state, const char *tag)
+{
+	state->values[0] = InputFunctionCall(&state->infuncs[0], (char *) tag,
+										 state->ioparams[0],
+										 state->typmods[0]);
+	state->nulls[0] = false;
+	return HeapTupleGetDatum(heap_form_tuple(state->tupdesc, state->values,
+											 state->nulls));
+}
+
+/*
+ * relay_error_or_notice
+ *
+ * Raise the worker's message in this session, as parallel query does for
+ * its workers: at most ERROR (the death of a worker is no reason for this
+ * session to die), with a context line naming the worker.  Before raising
+ * an error we let go of the worker, which is exiting anyway.
+ */
+static void
+relay_error_or_notice(pgbg_result_state *state, const char *body,
+					  uint32 len)
+{
+	StringInfoData msg;
+	ErrorData	edata;
+
+	msg.data = (char *) body;
+	msg.len = len;
+	msg.maxlen = len;
+	msg.cursor = 0;
+
+	pq_parse_errornotice(&msg, &edata);
+	edata.elevel = Min(edata.elevel, ERROR);
+
+	/*
+	 * A cursor position points into the worker's SQL string, not into the
+	 * caller's statement: report it as a position in an internal query.
+	 */
+	if (edata.cursorpos > 0)
+	{
+		if (edata.internalquery == NULL)
+		{
+			edata.internalquery = pstrdup(current_worker(state)->sql);
+			edata.internalpos = edata.cursorpos;
+		}
+		edata.cursorpos = 0;
+	}
+
+	if (edata.context != NULL)
+		edata.context = psprintf("%s\nbackground worker, pid %d",
+								 edata.context, state->pid);
+	else
+		edata.context = psprintf("background worker, pid %d", state->pid);
+
+	if (edata.elevel >= ERROR)
+		release_worker(state, true);
+
+	ThrowErrorData(&edata);
+}
+
+/*
+ * release_worker
+ *
+ * We are done with the worker's output: drop it from the session's table.
+ */
+static void
+release_worker(pgbg_result_state *state, bool finished)
+{
+	pg_background_worker *worker;
+
+	if (state->finished)
+		return;
+	state->finished = true;
+	state->batch = NULL;
+	state->batch_len = state->batch_pos = 0;
+
+	worker = pgbg_find_worker(state->pid);
+	if (worker != NULL && worker == state->worker && worker->reading)
+		pgbg_forget_worker(worker, finished);
+}
+
+/*
+ * result_shutdown
+ *
+ * The executor shut the function down before it returned its last row:
+ * stop listening, so that the worker does not wait for us forever.
+ */
+static void
+result_shutdown(Datum arg)
+{
+	pgbg_result_state *state = (pgbg_result_state *) DatumGetPointer(arg);
+
+	state->econtext = NULL;
+	release_worker(state, false);
+}

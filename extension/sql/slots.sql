@@ -1,0 +1,20 @@
+--
+-- No free worker slot: a clear error, and nothing leaks.
+--
+\set SHOW_CONTEXT never
+
+SELECT pgbg_wait_idle();
+SELECT pgbg_dsm_mappings() AS maps_before \gset
+SELECT pgbg_fill_slots() AS pids \gset
+SELECT cardinality(:'pids'::int[]) >= slots AS all_slots_taken FROM pgbg_capacity;
+-- The error a course lab relies on, word for word
+SELECT pg_background_launch('SELECT 1');
+SELECT pgbg_try($$SELECT pg_background_launch('SELECT 1')$$);
+-- The failed launches left no segment behind: one mapping per running worker
+SELECT pgbg_dsm_mappings() - :maps_before = cardinality(:'pids'::int[])
+    OR pgbg_dsm_mappings() = 0 AS no_segment_leaked;
+SELECT pgbg_release_slots(:'pids');
+SELECT pgbg_dsm_mappings() = :maps_before AS all_segments_released;
+
+-- The slots are free again
+SELECT pgbg_capacity_ok();
