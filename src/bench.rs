@@ -180,10 +180,7 @@ pub fn extension(
         streaming,
         targets,
     };
-    fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
-    let json = out.join("extension.json");
-    fs::write(&json, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("cannot write `{}`", json.display()))?;
+    write_json(out, "extension.json", &report)?;
     Ok(report)
 }
 
@@ -227,6 +224,14 @@ fn bench_ms(client: &mut postgres::Client, body: &str, n: i32) -> Result<f64> {
         .query_one("SELECT bench_ms($1, $2)", &[&body, &n])
         .with_context(|| format!("benchmark step failed: {body}"))?
         .get(0))
+}
+
+/// Writes a benchmark's figures as `out/name`.
+fn write_json(out: &Path, name: &str, figures: &impl Serialize) -> Result<()> {
+    fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let path = out.join(name);
+    fs::write(&path, serde_json::to_string_pretty(figures)?)
+        .with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 /// A SQL string literal.
@@ -300,10 +305,7 @@ pub fn checks(
             costliest,
         });
     }
-    fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
-    let json = out.join("checks.json");
-    fs::write(&json, serde_json::to_string_pretty(&timings)?)
-        .with_context(|| format!("cannot write `{}`", json.display()))?;
+    write_json(out, "checks.json", &timings)?;
     Ok(timings)
 }
 
