@@ -154,3 +154,30 @@ $$;";
     );
     assert!(verdict["score"].as_u64().unwrap() <= 2, "{}", run.stdout);
 }
+
+#[test]
+fn a_student_cannot_reach_templates_or_other_runs() {
+    let home = LabHome::new();
+    // The answer tries to open a dblink into the lab's template with its own password.
+    let probe = br#"DO $$
+DECLARE
+    target text;
+    outcome text;
+BEGIN
+    SELECT datname INTO target FROM pg_database WHERE datname LIKE 'tpl_lab3%' LIMIT 1;
+    BEGIN
+        PERFORM * FROM dblink(replace(lab_conninfo(), 'dbname=' || current_database(),
+                                      'dbname=' || target), 'SELECT 1') AS t(x integer);
+        outcome := 'reached ' || target;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS outcome = PG_EXCEPTION_DETAIL;
+        outcome := 'refused: ' || SQLERRM || ' ' || outcome;
+    END;
+    RAISE EXCEPTION 'outcome: %', outcome;
+END $$;"#;
+    let (run, verdict) = check(&home, "3", "probe.sql", probe);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let said = details(&verdict);
+    assert!(said.contains("outcome: refused"), "{said}");
+    assert!(said.contains("permission denied for database"), "{said}");
+}
