@@ -48,6 +48,13 @@ fn starts_reports_reuses_and_stops() {
         .expect_code(0);
     assert!(psql.stdout.contains("42"), "{}", psql.all());
 
+    let logs = home.run(&["server", "logs", "-n", "100"]).expect_code(0);
+    assert!(
+        logs.stdout.contains("database system is ready to accept connections"),
+        "{}",
+        logs.all()
+    );
+
     let stopped = home.run(&["server", "stop"]).expect_code(0);
     assert!(stopped.stdout.contains("stopped"), "{}", stopped.all());
     let status = home.run(&["server", "status"]).expect_code(1);
