@@ -50,7 +50,8 @@ fn starts_reports_reuses_and_stops() {
 
     let logs = home.run(&["server", "logs", "-n", "100"]).expect_code(0);
     assert!(
-        logs.stdout.contains("database system is ready to accept connections"),
+        logs.stdout
+            .contains("database system is ready to accept connections"),
         "{}",
         logs.all()
     );
@@ -203,4 +204,70 @@ fn missing_or_unsupported_binaries_say_what_to_do() {
         .expect_code(2);
     assert!(run.stderr.contains("is PostgreSQL 9"), "{}", run.all());
     assert!(run.stderr.contains("14 to 17"), "{}", run.all());
+}
+
+/// `pg_config --NAME` of the machine's PostgreSQL.
+fn pg_config(name: &str) -> std::path::PathBuf {
+    let out = Command::new("pg_config")
+        .arg(format!("--{name}"))
+        .output()
+        .unwrap();
+    std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+#[test]
+fn a_postgresql_without_the_extension_says_what_to_run() {
+    // A mirror of the machine's PostgreSQL without pg_background: PostgreSQL finds its share
+    // folder relative to its binaries, so copied binaries and a share folder of links to
+    // everything but pg_background make a real server that lacks only the extension.
+    let mirror = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(mirror.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let under = |path: &std::path::Path| mirror.path().join(path.strip_prefix("/").unwrap());
+    let (bindir, sharedir, libdir) = (
+        pg_config("bindir"),
+        pg_config("sharedir"),
+        pg_config("pkglibdir"),
+    );
+    std::fs::create_dir_all(under(&bindir)).unwrap();
+    for tool in ["initdb", "pg_ctl", "postgres"] {
+        std::fs::copy(bindir.join(tool), under(&bindir).join(tool)).unwrap();
+    }
+    std::fs::create_dir_all(under(&libdir).parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&libdir, under(&libdir)).unwrap();
+    std::fs::create_dir_all(under(&sharedir).join("extension")).unwrap();
+    for entry in std::fs::read_dir(&sharedir).unwrap().flatten() {
+        if entry.file_name() != "extension" {
+            std::os::unix::fs::symlink(entry.path(), under(&sharedir).join(entry.file_name()))
+                .unwrap();
+        }
+    }
+    for entry in std::fs::read_dir(sharedir.join("extension"))
+        .unwrap()
+        .flatten()
+    {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("pg_background")
+        {
+            let link = under(&sharedir).join("extension").join(entry.file_name());
+            std::os::unix::fs::symlink(entry.path(), link).unwrap();
+        }
+    }
+    let home = LabHome::new();
+    let run = home
+        .run(&[
+            "server",
+            "start",
+            "--pg-bin",
+            under(&bindir).to_str().unwrap(),
+        ])
+        .expect_code(2);
+    assert!(
+        run.stderr
+            .contains("pg_background extension is not installed"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("make setup"), "{}", run.all());
 }
