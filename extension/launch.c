@@ -293,17 +293,20 @@ setup_segment(const char *sql, Size sql_len, int32 queue_size, shm_mq **mq,
 	shm_toc_estimator e;
 	shm_toc    *toc;
 	dsm_segment *seg;
-	Size		guc_len;
+	StringInfoData settings;
 	Size		segsize;
 	char	   *sqlp;
-	char	   *gucp;
+	char	   *settingsp;
+
+	/* The settings the worker must take over (see settings.c) */
+	initStringInfo(&settings);
+	pgbg_serialize_settings(&settings);
 
 	/* Size everything */
-	guc_len = EstimateGUCStateSpace();
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(pg_background_fixed));
 	shm_toc_estimate_chunk(&e, sql_len + 1);
-	shm_toc_estimate_chunk(&e, guc_len);
+	shm_toc_estimate_chunk(&e, (Size) settings.len + 1);
 	shm_toc_estimate_chunk(&e, (Size) queue_size);
 	shm_toc_estimate_keys(&e, PG_BACKGROUND_NKEYS);
 	segsize = shm_toc_estimate(&e);
@@ -331,9 +334,11 @@ setup_segment(const char *sql, Size sql_len, int32 queue_size, shm_mq **mq,
 	*sql_copy = sqlp;
 
 	/* With which settings */
-	gucp = shm_toc_allocate(toc, guc_len);
-	SerializeGUCState(guc_len, gucp);
-	shm_toc_insert(toc, PG_BACKGROUND_KEY_GUC, gucp);
+	settingsp = shm_toc_allocate(toc, (Size) settings.len + 1);
+	memcpy(settingsp, settings.data, settings.len + 1);
+	(*fixed)->settings_len = (uint32) settings.len;
+	shm_toc_insert(toc, PG_BACKGROUND_KEY_SETTINGS, settingsp);
+	pfree(settings.data);
 
 	/* Where the results go */
 	*mq = shm_mq_create(shm_toc_allocate(toc, (Size) queue_size),

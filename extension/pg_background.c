@@ -13,6 +13,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "pg_background.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -71,50 +72,53 @@ pg_background_launch(PG_FUNCTION_ARGS)
 /*
  * pg_background_result(pid int4) RETURNS SETOF record
  *
- * Return the worker's rows, one per call so that a large result streams
- * through the queue instead of being collected first.  The column
- * definition list of the call says what the rows look like.
+ * Return the worker's rows.  The column definition list of the call says
+ * what they look like.  A set-returning function in FROM has its rows
+ * collected into a tuplestore by the executor whichever way it returns
+ * them, so we fill the tuplestore ourselves (materialize mode): each row
+ * is formed once, straight from the received values, and the worker's
+ * output is consumed at the pace it arrives.
  */
 Datum
 pg_background_result(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		pid = PG_GETARG_INT32(0);
 	pgbg_result_state *state;
-	Datum		result;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcontext;
+	TupleDesc	tupdesc;
 
-	if (SRF_IS_FIRSTCALL())
-	{
-		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-		MemoryContext oldcontext;
-		TupleDesc	tupdesc;
+	/* Check the call before consuming anything */
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record"),
+				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set"),
+				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
 
-		funcctx = SRF_FIRSTCALL_INIT();
-		oldcontext = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+	/* The tuplestore and its descriptor live as long as the query */
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	tupstore = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+									 false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
 
-		/* Check the call before consuming anything */
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("function returning record called in context that cannot accept type record"),
-					 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
-		funcctx->tuple_desc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+	/* So does our state: the executor's shutdown callback may look at it */
+	state = pgbg_result_begin(pid, tupdesc, rsinfo->econtext);
+	MemoryContextSwitchTo(oldcontext);
 
-		state = pgbg_result_begin(PG_GETARG_INT32(0), funcctx->tuple_desc,
-								  (rsinfo != NULL && IsA(rsinfo, ReturnSetInfo)) ?
-								  rsinfo->econtext : NULL);
-		funcctx->user_fctx = state;
-
-		MemoryContextSwitchTo(oldcontext);
-	}
-
-	funcctx = SRF_PERCALL_SETUP();
-	state = (pgbg_result_state *) funcctx->user_fctx;
-
-	if (pgbg_result_next(state, &result))
-		SRF_RETURN_NEXT(funcctx, result);
-
+	pgbg_result_read(state, tupstore);
 	pgbg_result_end(state);
-	SRF_RETURN_DONE(funcctx);
+
+	return (Datum) 0;
 }
 
 /*

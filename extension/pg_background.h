@@ -14,12 +14,14 @@
 #define PG_BACKGROUND_H
 
 #include "access/tupdesc.h"
+#include "lib/stringinfo.h"
 #include "nodes/execnodes.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 #include "tcop/dest.h"
 #include "utils/portal.h"
+#include "utils/tuplestore.h"
 
 /* Magic number identifying our dynamic shared memory segments ("PGBG"). */
 #define PG_BACKGROUND_MAGIC				0x50474247
@@ -27,7 +29,7 @@
 /* Keys of the shm_toc stored at the start of the segment. */
 #define PG_BACKGROUND_KEY_FIXED			0
 #define PG_BACKGROUND_KEY_SQL			1
-#define PG_BACKGROUND_KEY_GUC			2
+#define PG_BACKGROUND_KEY_SETTINGS			2
 #define PG_BACKGROUND_KEY_QUEUE			3
 #define PG_BACKGROUND_NKEYS				4
 
@@ -74,6 +76,7 @@ typedef struct pg_background_fixed
 	Oid			outer_user_id;	/* caller's SET ROLE, or InvalidOid */
 	int			sec_context;	/* caller's security context */
 	int32		queue_size;		/* size of the result queue in bytes */
+	uint32		settings_len;	/* bytes of settings, see settings.c */
 	int32		worker_pid;		/* set by the worker before it attaches */
 } pg_background_fixed;
 
@@ -107,13 +110,18 @@ extern void pgbg_error_not_attached(int32 pid) pg_attribute_noreturn();
 /* result.c */
 extern pgbg_result_state *pgbg_result_begin(int32 pid, TupleDesc tupdesc,
 											ExprContext *econtext);
-extern bool pgbg_result_next(pgbg_result_state *state, Datum *result);
+extern void pgbg_result_read(pgbg_result_state *state,
+							 Tuplestorestate *tupstore);
 extern void pgbg_result_end(pgbg_result_state *state);
 
 /* output.c */
 extern void pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh,
 								 Size queue_size);
 extern DestReceiver *pgbg_create_receiver(Portal portal);
+
+/* settings.c */
+extern void pgbg_serialize_settings(StringInfo buf);
+extern void pgbg_restore_settings(const char *data, Size len);
 
 /* worker.c */
 extern PGDLLEXPORT void pg_background_worker_main(Datum main_arg);

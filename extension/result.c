@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "parser/parse_coerce.h"
+#include "pgstat.h"
 #include "pg_background.h"
 #include "port/pg_bswap.h"
 #include "utils/builtins.h"
@@ -37,6 +38,10 @@
 #define COLUMN_IMAGE_CONVERT	2	/* datum image of a binary coercible type
 									 * or another typmod, or a domain: through
 									 * its output and our input function */
+
+/* Polling for the next batch of a flowing result: at most 1 ms */
+#define PGBG_POLL_INTERVAL_US	100
+#define PGBG_POLL_TRIES			10
 
 /*
  * State of one pg_background_result call, in the function's multi-call
@@ -77,20 +82,25 @@ struct pgbg_result_state
 	/* Where we are in the worker's output */
 	bool		in_result_set;	/* RowDescription seen, command not done */
 	bool		seen_result_set;	/* some statement returned rows */
+	bool		flowing;		/* the last batch came without a wait */
 	List	   *tags;			/* command tags of row-less statements */
 	ListCell   *next_tag;		/* when returning the tags at the end */
 	bool		returning_tags;
 };
 
+static shm_mq_result receive_batch(pgbg_result_state *state,
+								   shm_mq_handle *mqh, Size *nbytes,
+								   void **data);
 static bool next_frame(pgbg_result_state *state, char *msgtype,
 					   const char **body, uint32 *len);
 static void check_row_description(pgbg_result_state *state,
 								  const char *body, uint32 len);
 static bool type_fits(Oid remote_type, Oid local_type);
 static void check_tag_shape(pgbg_result_state *state);
-static Datum build_row(pgbg_result_state *state, const char *body,
-					   uint32 len);
-static Datum build_tag_row(pgbg_result_state *state, const char *tag);
+static void build_row(pgbg_result_state *state, const char *body,
+					  uint32 len);
+static void build_tag_row(pgbg_result_state *state, const char *tag);
+static bool next_row(pgbg_result_state *state);
 static Datum text_value(pgbg_result_state *state, int i, const char *p,
 						int32 len);
 static Datum image_value(pgbg_result_state *state, int i, const char *p,
@@ -166,18 +176,35 @@ pgbg_result_begin(int32 pid, TupleDesc tupdesc, ExprContext *econtext)
 }
 
 /*
- * pgbg_result_next
+ * pgbg_result_read
  *
- * Produce the next row of the caller's result, reading the queue as far as
- * needed.  Returns false at the end.
+ * Put every row of the worker's output into tupstore.  The worker blocks
+ * on a full queue until we get here, and from then on we keep pace with
+ * it: each row goes into the tuplestore (as a minimal tuple formed right
+ * from the received values) before the next one is read.
+ */
+void
+pgbg_result_read(pgbg_result_state *state, Tuplestorestate *tupstore)
+{
+	while (next_row(state))
+		tuplestore_putvalues(tupstore, state->tupdesc, state->values,
+							 state->nulls);
+}
+
+/*
+ * next_row
+ *
+ * Produce the next row of the caller's result in state->values and
+ * state->nulls, reading the queue as far as needed.  Returns false at the
+ * end.
  *
  * What the caller gets: the rows of every statement that returns rows, in
  * order, each checked against the column definition list.  If no statement
  * of the string returns rows, one text row per statement holding its
  * command tag ("INSERT 0 1").
  */
-bool
-pgbg_result_next(pgbg_result_state *state, Datum *result)
+static bool
+next_row(pgbg_result_state *state)
 {
 	MemoryContextReset(state->row_context);
 
@@ -194,7 +221,7 @@ pgbg_result_next(pgbg_result_state *state, Datum *result)
 			if (state->next_tag == NULL)
 				return false;
 			oldcontext = MemoryContextSwitchTo(state->row_context);
-			*result = build_tag_row(state, lfirst(state->next_tag));
+			build_tag_row(state, lfirst(state->next_tag));
 			MemoryContextSwitchTo(oldcontext);
 			state->next_tag = lnext(state->tags, state->next_tag);
 			return true;
@@ -218,7 +245,7 @@ pgbg_result_next(pgbg_result_state *state, Datum *result)
 				if (!state->in_result_set)
 					elog(ERROR, "data row without row description from background worker");
 				oldcontext = MemoryContextSwitchTo(state->row_context);
-				*result = build_row(state, body, len);
+				build_row(state, body, len);
 				MemoryContextSwitchTo(oldcontext);
 				return true;
 
@@ -303,7 +330,7 @@ next_frame(pgbg_result_state *state, char *msgtype, const char **body,
 		Size		nbytes;
 		void	   *data;
 
-		res = shm_mq_receive(worker->mqh, &nbytes, &data, false);
+		res = receive_batch(state, worker->mqh, &nbytes, &data);
 		if (res != SHM_MQ_SUCCESS)
 			return false;
 		state->batch = data;
@@ -325,6 +352,47 @@ next_frame(pgbg_result_state *state, char *msgtype, const char **body,
 	state->batch_pos += len32;
 
 	return true;
+}
+
+/*
+ * receive_batch
+ *
+ * Receive the next queue message.  While rows are flowing, the next batch
+ * is usually a fraction of a millisecond away: poll for it briefly rather
+ * than sleep on our latch, which the worker, the busier side of a large
+ * result, would have to wake with a signal for every single batch.  If
+ * nothing comes, wait on the latch as usual.
+ */
+static shm_mq_result
+receive_batch(pgbg_result_state *state, shm_mq_handle *mqh, Size *nbytes,
+			  void **data)
+{
+	shm_mq_result res;
+	int			i;
+
+	res = shm_mq_receive(mqh, nbytes, data, true);
+	if (res != SHM_MQ_WOULD_BLOCK)
+	{
+		state->flowing = true;
+		return res;
+	}
+
+	if (state->flowing)
+	{
+		for (i = 0; i < PGBG_POLL_TRIES; i++)
+		{
+			pgstat_report_wait_start(WAIT_EVENT_MQ_RECEIVE);
+			pg_usleep(PGBG_POLL_INTERVAL_US);
+			pgstat_report_wait_end();
+			CHECK_FOR_INTERRUPTS();
+			res = shm_mq_receive(mqh, nbytes, data, true);
+			if (res != SHM_MQ_WOULD_BLOCK)
+				return res;
+		}
+		state->flowing = false;
+	}
+
+	return shm_mq_receive(mqh, nbytes, data, false);
 }
 
 /*
@@ -493,9 +561,10 @@ mismatch_error(const char *detail_fmt,...)
 /*
  * build_row
  *
- * Turn one DataRow into a tuple, in the per-row memory context.
+ * Turn one DataRow into values of the column definition list, in the
+ * per-row memory context.
  */
-static Datum
+static void
 build_row(pgbg_result_state *state, const char *body, uint32 len)
 {
 	const char *p = body;
@@ -568,9 +637,6 @@ build_row(pgbg_result_state *state, const char *body, uint32 len)
 		state->nulls[i] = false;
 		p += collen;
 	}
-
-	return HeapTupleGetDatum(heap_form_tuple(state->tupdesc, state->values,
-											 state->nulls));
 }
 
 /*
@@ -661,15 +727,13 @@ image_value(pgbg_result_state *state, int i, const char *p, int32 len,
  *
  * One command tag as a row of a single text-like column.
  */
-static Datum
+static void
 build_tag_row(pgbg_result_state *state, const char *tag)
 {
 	state->values[0] = InputFunctionCall(&state->infuncs[0], (char *) tag,
 										 state->ioparams[0],
 										 state->typmods[0]);
 	state->nulls[0] = false;
-	return HeapTupleGetDatum(heap_form_tuple(state->tupdesc, state->values,
-											 state->nulls));
 }
 
 /*

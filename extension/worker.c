@@ -45,7 +45,7 @@
 static bool xact_started = false;
 
 static void restore_session_state(pg_background_fixed *fixed,
-								  char *gucstate);
+								  const char *settings);
 static void execute_sql_string(const char *sql);
 static void check_statement_allowed(Node *stmt);
 static void start_xact_command(void);
@@ -67,7 +67,7 @@ pg_background_worker_main(Datum main_arg)
 	shm_toc    *toc;
 	pg_background_fixed *fixed;
 	char	   *sql;
-	char	   *gucstate;
+	char	   *settings;
 	shm_mq	   *mq;
 	shm_mq_handle *mqh;
 
@@ -90,7 +90,7 @@ pg_background_worker_main(Datum main_arg)
 				 errmsg("bad magic number in dynamic shared memory segment")));
 	fixed = shm_toc_lookup(toc, PG_BACKGROUND_KEY_FIXED, false);
 	sql = shm_toc_lookup(toc, PG_BACKGROUND_KEY_SQL, false);
-	gucstate = shm_toc_lookup(toc, PG_BACKGROUND_KEY_GUC, false);
+	settings = shm_toc_lookup(toc, PG_BACKGROUND_KEY_SETTINGS, false);
 	mq = shm_toc_lookup(toc, PG_BACKGROUND_KEY_QUEUE, false);
 
 	/*
@@ -116,7 +116,7 @@ pg_background_worker_main(Datum main_arg)
 	 */
 	SetCurrentStatementStartTimestamp();
 	start_xact_command();
-	restore_session_state(fixed, gucstate);
+	restore_session_state(fixed, settings);
 
 	pgstat_report_activity(STATE_RUNNING, sql);
 	debug_query_string = sql;
@@ -131,18 +131,18 @@ pg_background_worker_main(Datum main_arg)
 /*
  * restore_session_state
  *
- * Take over the caller's settings the way a parallel worker does, inside a
- * transaction so that check hooks can consult the catalogs.  Restoring
- * session_authorization makes us the caller's session user (we connected
- * as the authenticated user, who is allowed to).  The role setting is not
- * serialized by every release, so it is set explicitly; the current user
- * and security context (SECURITY DEFINER functions) come last because a
- * security-restricted context forbids setting the role.
+ * Take over the caller's settings (see settings.c), inside a transaction
+ * so that check hooks can consult the catalogs.  A session_authorization
+ * the caller set makes us its session user (we connected as the
+ * authenticated user, who is allowed to).  The role setting is not
+ * shipped, so it is set explicitly; the current user and security context
+ * (SECURITY DEFINER functions) come last because a security-restricted
+ * context forbids setting the role.
  */
 static void
-restore_session_state(pg_background_fixed *fixed, char *gucstate)
+restore_session_state(pg_background_fixed *fixed, const char *settings)
 {
-	RestoreGUCState(gucstate);
+	pgbg_restore_settings(settings, fixed->settings_len);
 
 	/*
 	 * The caller's transaction characteristics (BEGIN READ ONLY, SET

@@ -34,6 +34,13 @@ pub fn start(home: &Home, options: &ServerOptions) -> Result<Server> {
         .or_else(|| saved.as_ref().and_then(|s| s.pg_bin.clone()));
     let bin = PgBin::locate(pg_bin.as_deref())?;
     let user = server_user()?;
+    if Uid::effective() != user.uid {
+        eprintln!(
+            "labs: running as root: PostgreSQL refuses root, so the server runs as the system \
+             user `{}`",
+            user.name
+        );
+    }
     home.create()?;
     check_reachable(home.root(), &user)?;
     for dir in [home.socket_dir(), home.log_dir(), home.data_dir()] {
@@ -126,17 +133,11 @@ fn server_user() -> Result<OsUser> {
     }
     let name = std::env::var("LABS_SERVER_USER").unwrap_or_else(|_| "postgres".into());
     match User::from_name(&name)? {
-        Some(user) if !user.uid.is_root() => {
-            eprintln!(
-                "labs: running as root: PostgreSQL refuses root, so the server runs as the \
-                 system user `{name}`"
-            );
-            Ok(OsUser {
-                name: user.name,
-                uid: user.uid,
-                gid: user.gid,
-            })
-        }
+        Some(user) if !user.uid.is_root() => Ok(OsUser {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+        }),
         _ => bail!(
             "running as root: PostgreSQL refuses to run as root and the system user `{name}` to \
              run it as does not exist (or is root). Install Debian's PostgreSQL server, which \
@@ -361,6 +362,8 @@ fn write_config(home: &Home, port: u16) -> Result<()> {
          max_parallel_workers_per_gather = 2\n\
          max_parallel_maintenance_workers = 2\n\
          max_logical_replication_workers = 4\n\
+         # Preallocated dynamic shared memory: a pg_background launch needs no shm_open/mmap.\n\
+         min_dynamic_shared_memory = 64MB\n\
          # Logical replication, shown live in the book.\n\
          wal_level = logical\n\
          max_wal_senders = 10\n\
