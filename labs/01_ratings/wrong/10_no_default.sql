@@ -1,0 +1,50 @@
+-- wrong: batch_size has no DEFAULT, so CALL update_ratings() does not resolve
+-- fails: signature, ratings_exact, ratings_snapshot, batch_default, bloat, second_call, batch_small
+-- Лабораторная работа 1: рейтинги книг, пакетное обновление (эталонное решение).
+--
+-- Книги обрабатываются пачками по диапазонам id: в пачке не больше batch_size книг. После каждой
+-- пачки COMMIT фиксирует её, а VACUUM освобождает место старых версий строк, чтобы следующая
+-- пачка записала новые версии туда, а не в конец таблицы. VACUUM нельзя выполнить внутри
+-- процедуры, поэтому его выполняет фоновый процесс pg_background: у него своя транзакция.
+
+CREATE PROCEDURE update_ratings(batch_size integer)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    first_id integer;
+    last_id  integer;
+    lo       bigint;  -- bigint: lo + batch_size не переполнится
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size должен быть положительным, а передано %', batch_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT min(id), max(id) INTO first_id, last_id FROM books;
+    lo := first_id;
+
+    -- Пачка: книги с id из [lo, lo + batch_size), их не больше batch_size.
+    WHILE lo <= last_id LOOP
+        UPDATE books AS b
+        SET rating = r.rating
+        FROM (
+            SELECT book_id,
+                   round((count(*) FILTER (WHERE vote = 1)
+                          - count(*) FILTER (WHERE vote = -1))::numeric / count(*), 3) AS rating
+            FROM votes
+            WHERE book_id >= lo AND book_id < lo + batch_size
+            GROUP BY book_id
+        ) AS r
+        WHERE b.id = r.book_id
+          -- Повторный вызов не переписывает строки, рейтинг которых не изменился.
+          AND b.rating IS DISTINCT FROM r.rating;
+
+        COMMIT;
+
+        -- Место старых версий строк этой пачки освобождается для следующей.
+        PERFORM * FROM pg_background_result(pg_background_launch('VACUUM books')) AS (r text);
+
+        lo := lo + batch_size;
+    END LOOP;
+END
+$$;

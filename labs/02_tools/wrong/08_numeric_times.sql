@@ -1,0 +1,55 @@
+-- wrong: the times are numeric, not double precision as the task fixes
+-- fails: signature, shape, arithmetic, persistent_faster, work_done, wall_time
+-- Лабораторная работа 2: pg_background против dblink (эталонное решение).
+--
+-- Один и тот же тривиальный запрос выполняется n раз тремя способами, каждый способ замеряется
+-- по clock_timestamp() (now() внутри функции не меняется: это время начала транзакции).
+
+CREATE FUNCTION compare_tools(n integer DEFAULT 100)
+RETURNS TABLE(tool text, calls integer, total_ms numeric, avg_ms numeric)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    conn text := lab_conninfo();  -- dblink без пароля у обычной роли не подключится
+    t0   timestamptz;
+BEGIN
+    IF n IS NULL OR n < 1 THEN
+        RAISE EXCEPTION 'n должно быть положительным, а передано %', n
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    calls := n;
+
+    -- 1. pg_background: на каждый вызов — новый фоновый процесс, результат читается через
+    --    очередь в разделяемой памяти.
+    t0 := clock_timestamp();
+    FOR i IN 1..n LOOP
+        PERFORM * FROM pg_background_result(pg_background_launch('SELECT 1')) AS (x integer);
+    END LOOP;
+    tool := 'pg_background';
+    total_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+    avg_ms := total_ms / calls;
+    RETURN NEXT;
+
+    -- 2. dblink: на каждый вызов — новое соединение (запуск процесса, аутентификация по паролю).
+    t0 := clock_timestamp();
+    FOR i IN 1..n LOOP
+        PERFORM * FROM dblink(conn, 'SELECT 1') AS t(x integer);
+    END LOOP;
+    tool := 'dblink';
+    total_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+    avg_ms := total_ms / calls;
+    RETURN NEXT;
+
+    -- 3. dblink_persistent: одно соединение на все n запросов.
+    t0 := clock_timestamp();
+    PERFORM dblink_connect('lab2_persistent', conn);
+    FOR i IN 1..n LOOP
+        PERFORM * FROM dblink('lab2_persistent', 'SELECT 1') AS t(x integer);
+    END LOOP;
+    PERFORM dblink_disconnect('lab2_persistent');
+    tool := 'dblink_persistent';
+    total_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+    avg_ms := total_ms / calls;
+    RETURN NEXT;
+END
+$$;
