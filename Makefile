@@ -14,7 +14,7 @@ build:
 demo: setup
 	@$(LABS) server start
 	@$(LABS) server psql -- -X -q -v ON_ERROR_STOP=1 -d postgres -f scripts/demo.sql
-	@for lab in labs/[0-9]*/; do \
+	@for lab in labs/[0-9]*; do \
 		n=$$(basename $$lab | sed 's/_.*//; s/^0*//'); \
 		$(LABS) check $$n --answer $$lab/solution.sql || exit 1; \
 	done
