@@ -94,6 +94,7 @@ pub fn run(server: &Server, lab: &Lab, path: &Path, snapshots: Snapshots) -> Res
             return Ok(Verdict::new(lab, shown, Some(problem), results, 0));
         }
     };
+    let _slots = SlotLock::take(server, lab.exclusive)?;
     let mut results = Vec::new();
     for dataset in &lab.datasets {
         results.extend(run_dataset(server, lab, dataset, &text, snapshots)?);
@@ -168,6 +169,35 @@ fn run_dataset(
     drop(checker);
     sandbox.drop_all()?;
     Ok(results)
+}
+
+/// The server's background worker slots, as runs share them: every run holds this advisory
+/// lock shared, a run whose checks hold every slot holds it exclusively. Held by a connection of
+/// its own for the length of the run, released when it closes.
+struct SlotLock {
+    _held_by: postgres::Client,
+}
+
+/// The advisory lock's key: "pgbgslot" read as a number.
+const SLOT_LOCK_KEY: i64 = 0x7067_6267_736c_6f74;
+
+impl SlotLock {
+    fn take(server: &Server, exclusive: bool) -> Result<SlotLock> {
+        let mut client = server.connect("postgres")?;
+        let (try_lock, lock) = if exclusive {
+            ("pg_try_advisory_lock", "pg_advisory_lock")
+        } else {
+            ("pg_try_advisory_lock_shared", "pg_advisory_lock_shared")
+        };
+        let got: bool = client
+            .query_one(&format!("SELECT {try_lock}($1)"), &[&SLOT_LOCK_KEY])?
+            .get(0);
+        if !got {
+            eprintln!("labs: waiting for another run on this server to free its worker slots");
+            client.execute(&format!("SELECT {lock}($1)"), &[&SLOT_LOCK_KEY])?;
+        }
+        Ok(SlotLock { _held_by: client })
+    }
 }
 
 /// The title of the first check this one needs that did not pass on this dataset.

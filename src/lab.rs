@@ -19,6 +19,10 @@ pub struct Lab {
     /// Bumped whenever the data or the checks change: part of the template database's name
     /// and of every grade's key.
     pub version: u32,
+    /// Whether the checks hold every background worker slot of the server (lab 3): such a run
+    /// has the server's workers to itself, other runs wait for it and it waits for them.
+    #[serde(default)]
+    pub exclusive: bool,
     /// Superuser SQL run once in each template after setup.sql: what the checks need that the
     /// student must not see (expected results), in a schema the student's role cannot use.
     pub prepare: Option<String>,

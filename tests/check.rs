@@ -181,3 +181,30 @@ END $$;"#;
     assert!(said.contains("outcome: refused"), "{said}");
     assert!(said.contains("permission denied for database"), "{said}");
 }
+
+#[test]
+fn concurrent_runs_do_not_disturb_each_other() {
+    // Lab 3 holds every worker slot while lab 2 launches workers: without the slot lock the
+    // reference solutions lose points to each other.
+    let home = LabHome::new();
+    home.run(&["server", "start"]).expect_code(0);
+    let runs: Vec<_> = ["2", "3", "3"]
+        .iter()
+        .map(|n| {
+            let answer = lab_file(match *n {
+                "2" => "02_tools/solution.sql",
+                _ => "03_retry/solution.sql",
+            });
+            home.command(&["check", n, "--answer", answer.to_str().unwrap()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in runs {
+        let out = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{said}");
+    }
+}
