@@ -1,12 +1,5 @@
 -- wrong: batch_size has no DEFAULT, so CALL update_ratings() does not resolve
 -- fails: signature, ratings_exact, ratings_snapshot, batch_default, bloat, second_call, batch_small
--- Лабораторная работа 1: рейтинги книг, пакетное обновление (эталонное решение).
---
--- Книги обрабатываются пачками по диапазонам id: в пачке не больше batch_size книг. После каждой
--- пачки COMMIT фиксирует её, а VACUUM освобождает место старых версий строк, чтобы следующая
--- пачка записала новые версии туда, а не в конец таблицы. VACUUM нельзя выполнить внутри
--- процедуры, поэтому его выполняет фоновый процесс pg_background: у него своя транзакция.
-
 CREATE PROCEDURE update_ratings(batch_size integer)
 LANGUAGE plpgsql
 AS $$

@@ -1,10 +1,5 @@
 -- wrong: the times are numeric, not double precision as the task fixes
 -- fails: signature, shape, arithmetic, persistent_faster, work_done, wall_time
--- Лабораторная работа 2: pg_background против dblink (эталонное решение).
---
--- Один и тот же тривиальный запрос выполняется n раз тремя способами, каждый способ замеряется
--- по clock_timestamp() (now() внутри функции не меняется: это время начала транзакции).
-
 CREATE FUNCTION compare_tools(n integer DEFAULT 100)
 RETURNS TABLE(tool text, calls integer, total_ms numeric, avg_ms numeric)
 LANGUAGE plpgsql

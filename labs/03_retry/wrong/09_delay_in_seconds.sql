@@ -1,12 +1,5 @@
 -- wrong: delay is a number of seconds, not an interval as the task fixes
 -- fails: signature, free_slots, invalid_queue, slot_freed, exhausted
--- Лабораторная работа 3: обёртка над pg_background_launch с повторными попытками
--- (эталонное решение).
---
--- Нет свободного слота фонового процесса (SQLSTATE 53000) — ждём и пробуем снова, не больше
--- max_attempts попыток. Любая другая ошибка (например, неверный queue_size) поднимается сразу:
--- повторять её бесполезно.
-
 CREATE FUNCTION pg_background_launch_retry(
     sql          text,
     queue_size   integer  DEFAULT 65536,
