@@ -163,7 +163,7 @@ fn run_dataset(
             start.elapsed(),
             student_ms,
         ));
-        end_student_workers(server, &sandbox, student.pid)?;
+        sandbox.end_student_workers()?;
     }
     drop(student);
     drop(checker);
@@ -326,18 +326,6 @@ fn describe_load_error(err: &StepError, text: &str) -> String {
         ),
         other => format!("ваш файл не выполнился: {}", other.describe()),
     }
-}
-
-/// Ends the background workers the student's session left running, so that the next check
-/// starts with every worker slot it had.
-fn end_student_workers(server: &Server, sandbox: &Sandbox, student_pid: i32) -> Result<()> {
-    let mut admin = server.connect("postgres")?;
-    admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE usename = $1 AND pid <> $2 AND backend_type <> 'client backend'",
-        &[&sandbox.student, &student_pid],
-    )?;
-    Ok(())
 }
 
 /// One result per check and dataset, made by `make`.

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 /// The cluster-wide role that owns the lab objects in the templates.
 const TEMPLATE_OWNER: &str = "labs_template_owner";
 
+/// The student's background workers in pg_stat_activity: every backend of the role `$1` but
+/// its client sessions.
+const STUDENT_WORKERS: &str = "usename = $1 AND backend_type <> 'client backend'";
+
 /// One run's database and roles.
 pub struct Sandbox {
     server: Server,
@@ -124,6 +128,38 @@ impl Sandbox {
             .application_name("labs")
             .connect_timeout(Duration::from_secs(10));
         config
+    }
+
+    /// The student's background workers still running after waiting up to `limit` for them
+    /// to exit.
+    pub fn student_workers(&self, limit: Duration) -> Result<i64> {
+        let mut admin = self.server.connect("postgres")?;
+        let until = Instant::now() + limit;
+        loop {
+            let left: i64 = admin
+                .query_one(
+                    &format!("SELECT count(*) FROM pg_stat_activity WHERE {STUDENT_WORKERS}"),
+                    &[&self.student],
+                )?
+                .get(0);
+            if left == 0 || Instant::now() > until {
+                return Ok(left);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Ends the background workers the student left running, so that the next check starts
+    /// with every worker slot it had.
+    pub fn end_student_workers(&self) -> Result<()> {
+        let mut admin = self.server.connect("postgres")?;
+        admin.execute(
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {STUDENT_WORKERS}"
+            ),
+            &[&self.student],
+        )?;
+        Ok(())
     }
 
     /// Ends every session and background worker of the run (the student's may have left some),

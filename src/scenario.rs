@@ -68,6 +68,23 @@ fn call_failed(err: StepError, what: &str) -> Outcome {
     }
 }
 
+/// A student call that had to raise an error: its SQLSTATE and message, or the failure to say
+/// (`why` explains why an error was due when the call returned a value).
+fn raised(
+    result: Result<Vec<SimpleQueryMessage>, StepError>,
+    why: &str,
+) -> Result<(String, String), Outcome> {
+    match result {
+        Ok(messages) => Err(Outcome::fail(format!(
+            "{why}, но функция вернула «{}» вместо ошибки",
+            scalar(&messages).unwrap_or_default()
+        ))),
+        Err(StepError::Timeout) => Err(Outcome::Timeout),
+        Err(StepError::Db { code, message, .. }) => Ok((code, message)),
+        Err(err) => Err(Outcome::fail(err.describe())),
+    }
+}
+
 /// Reads the result of the student's worker `pid` (which must be 42) and, once the student's
 /// workers are gone, how many times the command tagged `tag` ran (which must be 1).
 fn result_and_runs(run: &mut CheckRun, pid: i32, tag: &str) -> Result<Result<(), Outcome>> {
@@ -141,16 +158,10 @@ fn lab3_invalid_queue(run: &mut CheckRun) -> Result<Outcome> {
     let took = start.elapsed().as_millis();
     let notices = run.student.take_notices().len();
     let left = wait_student_workers(run)?;
-    let (code, message) = match result {
-        Ok(messages) => {
-            return Ok(Outcome::fail(format!(
-                "размер очереди 10 байт недопустим, но функция вернула «{}»",
-                scalar(&messages).unwrap_or_default()
-            )))
-        }
-        Err(StepError::Timeout) => return Ok(Outcome::Timeout),
-        Err(StepError::Db { code, message, .. }) => (code, message),
-        Err(err) => return Ok(Outcome::fail(err.describe())),
+    let (code, message) = match raised(result, "размер очереди 10 байт недопустим")
+    {
+        Ok(error) => error,
+        Err(outcome) => return Ok(outcome),
     };
     let detail = format!("ошибка {code} ({message}) через {took} мс, NOTICE: {notices}");
     if code == "22023" && notices == 0 && took < 500 && left == 0 {
@@ -235,16 +246,9 @@ fn lab3_exhausted(run: &mut CheckRun) -> Result<Outcome> {
     let took = start.elapsed();
     drop(holders);
     let left = wait_student_workers(run)?;
-    let (code, message) = match result {
-        Ok(messages) => {
-            return Ok(Outcome::fail(format!(
-                "все слоты были заняты, но функция вернула «{}» вместо ошибки",
-                scalar(&messages).unwrap_or_default()
-            )))
-        }
-        Err(StepError::Timeout) => return Ok(Outcome::Timeout),
-        Err(StepError::Db { code, message, .. }) => (code, message),
-        Err(err) => return Ok(Outcome::fail(err.describe())),
+    let (code, message) = match raised(result, "все слоты были заняты") {
+        Ok(error) => error,
+        Err(outcome) => return Ok(outcome),
     };
     let detail = format!(
         "ошибка {code} ({message}) через {} мс; процессов студента осталось: {left}",
@@ -412,21 +416,7 @@ fn lab2_wall_time(run: &mut CheckRun) -> Result<Outcome> {
 
 /// The student's background workers still running after up to 2 s for them to exit.
 fn wait_student_workers(run: &mut CheckRun) -> Result<i64> {
-    let mut admin = run.server.connect("postgres")?;
-    let until = Instant::now() + Duration::from_secs(2);
-    loop {
-        let left: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE usename = $1 AND backend_type <> 'client backend'",
-                &[&run.sandbox.student],
-            )?
-            .get(0);
-        if left == 0 || Instant::now() > until {
-            return Ok(left);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    run.sandbox.student_workers(Duration::from_secs(2))
 }
 
 /// Sleeping workers of the runner's own that hold every free background worker slot.
