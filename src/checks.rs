@@ -113,10 +113,6 @@ fn run_dataset(
 ) -> Result<Vec<CheckResult>> {
     let sandbox = Sandbox::create(server, lab, dataset)?;
     let mut checker = sandbox.checker_session()?;
-    checker.client.batch_execute(
-        "SET search_path = pg_catalog, public; SET lock_timeout = '5s';
-         SET application_name = 'labs checker'",
-    )?;
     let mut student = sandbox.student_session()?;
     let load_start = Instant::now();
     let loaded = student.run(text, Instant::now() + LOAD_TIMEOUT);

@@ -109,12 +109,20 @@ impl Sandbox {
     }
 
     /// A session in the run's database as the checker's role, which is no superuser: the
-    /// student's objects (functions, triggers) may run inside the checker's queries.
+    /// student's objects (functions, triggers) may run inside the checker's queries. Its
+    /// queries never resolve names through the student's schema first, never wait long for a
+    /// lock, and never take a worker slot for a parallel plan (lab 3 counts the slots).
     pub fn checker_session(&self) -> Result<Session> {
-        Session::connect(
+        let mut session = Session::connect(
             self.config(&self.checker, &self.checker_password),
             &self.server,
-        )
+        )?;
+        session.client.batch_execute(
+            "SET search_path = pg_catalog, public; SET lock_timeout = '5s';
+             SET application_name = 'labs checker';
+             SET max_parallel_workers_per_gather = 0",
+        )?;
+        Ok(session)
     }
 
     fn config(&self, role: &str, password: &str) -> postgres::Config {
@@ -318,6 +326,30 @@ pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<
          ALTER DATABASE {building} RENAME TO {name};
          ALTER DATABASE {name} WITH IS_TEMPLATE true;"
     ))?;
+    drop_stale_templates(&mut admin, lab, dataset, &name);
     admin.execute("SELECT pg_advisory_unlock(hashtext('labs_template'))", &[])?;
     Ok(name)
+}
+
+/// Drops the templates of the same lab and dataset that an earlier version of the lab built:
+/// no run clones them any more, and lab 1's take tens of megabytes each. Best effort: one that
+/// is being cloned right now stays until the next build.
+fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Dataset, name: &str) {
+    let pattern = format!("tpl\\_lab{}\\_{}\\_%", lab.number, dataset.name);
+    let stale = admin
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2 \
+             AND datname NOT LIKE '%\\_building'",
+            &[&pattern, &name],
+        )
+        .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        .unwrap_or_else(|_| Vec::new());
+    for old in stale {
+        let dropped = admin.batch_execute(&format!(
+            "ALTER DATABASE {old} WITH IS_TEMPLATE false; DROP DATABASE {old}"
+        ));
+        if dropped.is_err() {
+            let _ = admin.batch_execute(&format!("ALTER DATABASE {old} WITH IS_TEMPLATE true"));
+        }
+    }
 }
