@@ -7,6 +7,7 @@ use crate::session::Session;
 use anyhow::{bail, Context, Result};
 use rand::distributions::{Alphanumeric, DistString};
 use std::hash::{Hash, Hasher};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The cluster-wide role that owns the lab objects in the templates.
@@ -28,6 +29,9 @@ pub struct Sandbox {
     /// can record and reset state, but gains nothing if a check calls the student's objects.
     pub checker: String,
     checker_password: String,
+    /// The superuser's session that made the run and ends it, kept for the run's length so
+    /// that counting and ending the student's workers after every check costs no new session.
+    admin: Mutex<postgres::Client>,
     dropped: bool,
 }
 
@@ -46,9 +50,10 @@ impl Sandbox {
             student_password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
             checker: format!("checker_{tag}"),
             checker_password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
+            admin: Mutex::new(server.connect("postgres")?),
             dropped: false,
         };
-        let mut admin = server.connect("postgres")?;
+        let mut admin = sandbox.admin();
         // A file copy clones a template of tens of megabytes several times faster than the WAL
         // strategy PostgreSQL 15 defaults to (its checkpoint is cheap with fsync off); 14 knows
         // only the file copy and no STRATEGY option.
@@ -97,6 +102,7 @@ impl Sandbox {
             sp = sandbox.student_password,
         ))
         .with_context(|| format!("cannot prepare the run database `{}`", sandbox.db))?;
+        drop(admin);
         Ok(sandbox)
     }
 
@@ -141,7 +147,7 @@ impl Sandbox {
     /// The student's background workers still running after waiting up to `limit` for them
     /// to exit.
     pub fn student_workers(&self, limit: Duration) -> Result<i64> {
-        let mut admin = self.server.connect("postgres")?;
+        let mut admin = self.admin();
         let until = Instant::now() + limit;
         loop {
             let left: i64 = admin
@@ -160,7 +166,7 @@ impl Sandbox {
     /// Ends the background workers the student left running, so that the next check starts
     /// with every worker slot it had.
     pub fn end_student_workers(&self) -> Result<()> {
-        let mut admin = self.server.connect("postgres")?;
+        let mut admin = self.admin();
         admin.execute(
             &format!(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {STUDENT_WORKERS}"
@@ -173,7 +179,7 @@ impl Sandbox {
     /// Ends every session and background worker of the run (the student's may have left some),
     /// waiting until they are gone.
     pub fn end_sessions(&self) -> Result<()> {
-        let mut admin = self.server.connect("postgres")?;
+        let mut admin = self.admin();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let left: i64 = admin
@@ -197,6 +203,13 @@ impl Sandbox {
         }
     }
 
+    /// The run's superuser session (a panic elsewhere while it was held leaves it usable).
+    fn admin(&self) -> MutexGuard<'_, postgres::Client> {
+        self.admin
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Ends the run's sessions and drops its database and roles.
     pub fn drop_all(mut self) -> Result<()> {
         self.dropped = true;
@@ -205,7 +218,7 @@ impl Sandbox {
 
     fn cleanup(&self) -> Result<()> {
         self.end_sessions()?;
-        let mut admin = self.server.connect("postgres")?;
+        let mut admin = self.admin();
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
             .with_context(|| format!("cannot drop the run database `{}`", self.db))?;
