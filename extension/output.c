@@ -29,6 +29,7 @@
 #include "tcop/pquery.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 /* Largest batch we accumulate before sending it. */
 #define PGBG_MAX_BATCH_SIZE		(32 * 1024)
@@ -41,6 +42,10 @@ static bool out_receiver_gone = false;
 
 /* Are we inside shm_mq_send?  See pgbg_putmessage. */
 static bool out_busy = false;
+
+/* Where we report how we ended, and whether to send anything at all. */
+static pg_background_fixed *out_fixed = NULL;
+static bool out_discard = false;
 
 /* Frames waiting to be sent, and the size at which we send them. */
 static StringInfoData out_batch;
@@ -62,6 +67,7 @@ static void pgbg_putmessage_noblock(char msgtype, const char *s, size_t len);
 static int	send_batch(bool force_flush);
 static int	send_frame(char msgtype, const char *s, size_t len,
 					   bool force_flush);
+static void record_outcome(char msgtype, const char *s, size_t len);
 static void abandon_queue(void);
 static void pgbg_output_cleanup(dsm_segment *seg, Datum arg);
 
@@ -118,9 +124,11 @@ static const PQcommMethods pgbg_comm_methods = {
  * into batches and waits under MessageQueueSend, like any shm_mq sender.
  */
 void
-pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh, Size queue_size)
+pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh,
+					 pg_background_fixed *fixed)
 {
 	MemoryContext oldcontext;
+	Size		queue_size = (Size) fixed->queue_size;
 
 	pq_redirect_to_shm_mq(seg, mqh);
 
@@ -131,6 +139,8 @@ pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh, Size queue_size)
 	/* A quarter of the ring keeps both sides busy at the same time */
 	out_batch_limit = Min(queue_size / 2, PGBG_MAX_BATCH_SIZE);
 	out_mqh = mqh;
+	out_fixed = fixed;
+	out_discard = fixed->discard_results;
 	on_dsm_detach(seg, pgbg_output_cleanup, (Datum) 0);
 
 	PqCommMethods = &pgbg_comm_methods;
@@ -151,6 +161,13 @@ pgbg_putmessage(char msgtype, const char *s, size_t len)
 	uint32		len32 = (uint32) len;
 	bool		urgent;
 	char	   *frame;
+
+	/* The end of our run goes into the segment, whatever becomes of it */
+	if (msgtype == PGBG_MSG_ERROR_RESPONSE ||
+		msgtype == PGBG_MSG_READY_FOR_QUERY)
+		record_outcome(msgtype, s, len);
+	if (out_discard)
+		return 0;
 
 	/*
 	 * If we get here while a send is in progress, an interrupt raised an
@@ -284,6 +301,47 @@ send_batch(bool force_flush)
 }
 
 /*
+ * record_outcome
+ *
+ * Write how we ended into the segment, for the launching session to read
+ * even if it never reads our results: done at ReadyForQuery, or the
+ * message of our (first) error.  The outcome word is written last.
+ */
+static void
+record_outcome(char msgtype, const char *s, size_t len)
+{
+	const char *p = s;
+	const char *end = s + len;
+
+	if (out_fixed == NULL ||
+		pg_atomic_read_u32(&out_fixed->outcome) != PGBG_OUTCOME_NONE)
+		return;
+
+	out_fixed->finished_at = GetCurrentTimestamp();
+	if (msgtype == PGBG_MSG_READY_FOR_QUERY)
+	{
+		pg_write_barrier();
+		pg_atomic_write_u32(&out_fixed->outcome, PGBG_OUTCOME_DONE);
+		return;
+	}
+
+	/* An ErrorResponse: fields of a type byte and a string, then a zero */
+	out_fixed->last_error[0] = '\0';
+	while (p < end && *p != '\0')
+	{
+		char		field = *p++;
+		size_t		flen = strnlen(p, end - p);
+
+		if (field == PG_DIAG_MESSAGE_PRIMARY)
+			strlcpy(out_fixed->last_error, p,
+					Min(flen + 1, sizeof(out_fixed->last_error)));
+		p += flen + 1;
+	}
+	pg_write_barrier();
+	pg_atomic_write_u32(&out_fixed->outcome, PGBG_OUTCOME_ERROR);
+}
+
+/*
  * abandon_queue
  *
  * Detach from the queue after an interrupted send.
@@ -308,6 +366,7 @@ static void
 pgbg_output_cleanup(dsm_segment *seg, Datum arg)
 {
 	out_mqh = NULL;
+	out_fixed = NULL;
 }
 
 /*
@@ -458,7 +517,7 @@ pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 		abandon_queue();
 		return true;
 	}
-	if (out_mqh == NULL || out_receiver_gone)
+	if (out_mqh == NULL || out_receiver_gone || out_discard)
 		return true;
 
 	slot_getallattrs(slot);

@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
 /*
  * How a column of the worker's rows becomes a value of ours.
@@ -113,6 +114,73 @@ static void result_shutdown(Datum arg);
 static void mismatch_error(const char *detail_fmt,...) pg_attribute_printf(1, 2);
 
 /*
+ * pgbg_result_materialize
+ *
+ * The body of pg_background_result and pg_background_result_v2: return the
+ * worker's rows as described by the call's column definition list.  A
+ * set-returning function in FROM has its rows collected into a tuplestore
+ * by the executor whichever way it returns them, so we fill the tuplestore
+ * ourselves (materialize mode): each row is formed once, straight from the
+ * received values, and the worker's output is consumed at the pace it
+ * arrives.
+ */
+void
+pgbg_result_materialize(FunctionCallInfo fcinfo, int32 pid)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	pgbg_result_state *state;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcontext;
+	TupleDesc	tupdesc;
+
+	/* Check the call before consuming anything */
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record"),
+				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set"),
+				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
+
+	/* The tuplestore and its descriptor live as long as the query */
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	tupstore = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+									 false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+
+	/* So does our state: the executor's shutdown callback may look at it */
+	state = pgbg_result_begin(pid, tupdesc, rsinfo->econtext);
+	MemoryContextSwitchTo(oldcontext);
+
+	pgbg_result_read(state, tupstore);
+	pgbg_result_end(state);
+}
+
+/*
+ * pgbg_error_discarded
+ *
+ * The results of a submitted worker cannot be read.
+ */
+void
+pgbg_error_discarded(int32 pid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("the results of background worker with PID %d are discarded",
+					pid),
+			 errdetail("It was started by pg_background_submit_v2."),
+			 errhint("Start it with pg_background_launch_v2 to read its results.")));
+	pg_unreachable();
+}
+
+/*
  * pgbg_result_begin
  *
  * Claim the worker's output for one pg_background_result call and prepare
@@ -129,6 +197,8 @@ pgbg_result_begin(int32 pid, TupleDesc tupdesc, ExprContext *econtext)
 	worker = pgbg_find_worker(pid);
 	if (worker == NULL || worker->reading)
 		pgbg_error_not_attached(pid);
+	if (worker->record->discard)
+		pgbg_error_discarded(pid);
 
 	state = palloc0(sizeof(pgbg_result_state));
 	state->pid = pid;
