@@ -50,7 +50,8 @@ static volatile sig_atomic_t worker_timed_out = false;
 static void restore_session_state(pg_background_fixed *fixed,
 								  const char *settings);
 static void execute_sql_string(const char *sql);
-static void run_within_timeout(const char *sql, int timeout_ms);
+static void run_within_timeout(const char *sql, int timeout_ms,
+							   TimestampTz launched_at);
 static void worker_timeout_handler(void);
 static void check_statement_allowed(Node *stmt);
 static void start_xact_command(void);
@@ -125,7 +126,7 @@ pg_background_worker_main(Datum main_arg)
 
 	pgstat_report_activity(STATE_RUNNING, sql);
 	debug_query_string = sql;
-	run_within_timeout(sql, fixed->worker_timeout_ms);
+	run_within_timeout(sql, fixed->worker_timeout_ms, fixed->launched_at);
 	debug_query_string = NULL;
 	pgstat_report_activity(STATE_IDLE, NULL);
 
@@ -181,12 +182,12 @@ restore_session_state(pg_background_fixed *fixed, const char *settings)
  * run_within_timeout
  *
  * Run the statements; with pg_background.worker_timeout set, cancel them
- * once the worker has run that long since the launch began.  The cancel is
- * served like any query cancel (the transaction rolls back); its error
- * says why.
+ * once that long has passed since the launch began (a worker blocked on a
+ * full queue is cancelled too).  The cancel is served like any query
+ * cancel (the transaction rolls back); its error says why.
  */
 static void
-run_within_timeout(const char *sql, int timeout_ms)
+run_within_timeout(const char *sql, int timeout_ms, TimestampTz launched_at)
 {
 	TimeoutId	timeout_id;
 
@@ -197,7 +198,8 @@ run_within_timeout(const char *sql, int timeout_ms)
 	}
 
 	timeout_id = RegisterTimeout(USER_TIMEOUT, worker_timeout_handler);
-	enable_timeout_after(timeout_id, timeout_ms);
+	enable_timeout_at(timeout_id,
+					  TimestampTzPlusMilliseconds(launched_at, timeout_ms));
 
 	PG_TRY();
 	{
