@@ -29,6 +29,9 @@
 /* The session's workers, keyed by process ID (lives in TopMemoryContext). */
 static HTAB *worker_table = NULL;
 
+/* How many entries the table has lost; a reader rechecks its entry then. */
+uint64		pgbg_worker_table_changes = 0;
+
 /* Have we registered our transaction callbacks yet? */
 static bool callbacks_registered = false;
 
@@ -167,6 +170,7 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 				(errmsg("discarding the unread results of an earlier background worker with PID %d",
 						pid)));
 		shm_mq_detach(entry->mqh);
+		pgbg_worker_table_changes++;
 		entry->record->entry = NULL;
 		pgbg_record_released(entry->record, false);
 		dsm_detach(entry->seg);
@@ -221,6 +225,7 @@ pgbg_forget_worker(pg_background_worker *worker, bool finished)
 	dsm_detach(worker->seg);
 
 	hash_search(worker_table, &pid, HASH_REMOVE, NULL);
+	pgbg_worker_table_changes++;
 }
 
 /*

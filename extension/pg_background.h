@@ -169,6 +169,7 @@ extern PGDLLIMPORT int pgbg_default_queue_size;
 extern PGDLLIMPORT int pgbg_worker_timeout;
 
 /* launch.c */
+extern PGDLLIMPORT uint64 pgbg_worker_table_changes;
 extern pg_background_record *pgbg_launch(const char *sql, Size sql_len,
 										 int32 queue_size, bool discard);
 extern pg_background_worker *pgbg_find_worker(int32 pid);

@@ -73,7 +73,12 @@ struct pgbg_result_state
 	int16	   *remote_typlen;	/* for images */
 	bool	   *remote_typbyval;
 	FmgrInfo   *remote_outfuncs;	/* for COLUMN_IMAGE_CONVERT */
-	MemoryContext row_context;	/* reset for every row */
+	bool		all_images;		/* every column is COLUMN_IMAGE: rows need
+								 * no memory of their own */
+	MemoryContext row_context;	/* reset for every row that used it */
+	bool		row_context_used;
+	uint64		table_changes;	/* pgbg_worker_table_changes when our
+								 * entry was last checked */
 
 	/* The queue message being consumed: a batch of frames */
 	const char *batch;
@@ -276,7 +281,11 @@ pgbg_result_read(pgbg_result_state *state, Tuplestorestate *tupstore)
 static bool
 next_row(pgbg_result_state *state)
 {
-	MemoryContextReset(state->row_context);
+	if (state->row_context_used)
+	{
+		MemoryContextReset(state->row_context);
+		state->row_context_used = false;
+	}
 
 	for (;;)
 	{
@@ -290,6 +299,7 @@ next_row(pgbg_result_state *state)
 		{
 			if (state->next_tag == NULL)
 				return false;
+			state->row_context_used = true;
 			oldcontext = MemoryContextSwitchTo(state->row_context);
 			build_tag_row(state, lfirst(state->next_tag));
 			MemoryContextSwitchTo(oldcontext);
@@ -314,6 +324,13 @@ next_row(pgbg_result_state *state)
 			case PGBG_MSG_DATA_ROW:
 				if (!state->in_result_set)
 					elog(ERROR, "data row without row description from background worker");
+				if (state->all_images)
+				{
+					/* Nothing is allocated: values point into our buffer */
+					build_row(state, body, len);
+					return true;
+				}
+				state->row_context_used = true;
 				oldcontext = MemoryContextSwitchTo(state->row_context);
 				build_row(state, body, len);
 				MemoryContextSwitchTo(oldcontext);
@@ -340,6 +357,7 @@ next_row(pgbg_result_state *state)
 
 			case PGBG_MSG_ERROR_RESPONSE:
 			case PGBG_MSG_NOTICE_RESPONSE:
+				state->row_context_used = true;
 				oldcontext = MemoryContextSwitchTo(state->row_context);
 				relay_error_or_notice(state, body, len);
 				MemoryContextSwitchTo(oldcontext);
@@ -407,7 +425,7 @@ next_frame(pgbg_result_state *state, char *msgtype, const char **body,
 		state->batch_len = nbytes;
 		state->batch_pos = 0;
 	}
-	else
+	else if (state->table_changes != pgbg_worker_table_changes)
 		(void) current_worker(state);
 
 	if (state->batch_len - state->batch_pos < PGBG_FRAME_HEADER_SIZE)
@@ -468,15 +486,17 @@ receive_batch(pgbg_result_state *state, shm_mq_handle *mqh, Size *nbytes,
 /*
  * current_worker
  *
- * Our table entry, checked on every use: the batch lives in the worker's
- * segment, so nothing may be read once the entry is gone (for instance if
- * the same query also detached the worker).
+ * Our table entry, checked on every batch and whenever the table has lost
+ * an entry since: the batch lives in the worker's segment, so nothing may
+ * be read once the entry is gone (for instance if the same query also
+ * detached the worker).
  */
 static pg_background_worker *
 current_worker(pgbg_result_state *state)
 {
 	pg_background_worker *worker = pgbg_find_worker(state->pid);
 
+	state->table_changes = pgbg_worker_table_changes;
 	if (state->finished || worker == NULL || worker != state->worker ||
 		!worker->reading)
 	{
@@ -507,6 +527,7 @@ check_row_description(pgbg_result_state *state, const char *body,
 	msg.cursor = 0;
 
 	natts = pq_getmsgint(&msg, 2);
+	state->all_images = true;
 	if (natts != state->natts)
 		mismatch_error("The query returns %d column(s), but the column definition list has %d.",
 					   natts, state->natts);
@@ -557,6 +578,9 @@ check_row_description(pgbg_result_state *state, const char *body,
 				state->modes[i] = COLUMN_IMAGE_CONVERT;
 			}
 		}
+		/* A NULL goes through a non-strict input function (domain_in) */
+		if (state->modes[i] != COLUMN_IMAGE || !state->infuncs[i].fn_strict)
+			state->all_images = false;
 	}
 }
 
