@@ -26,8 +26,12 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-/* Magic number identifying our dynamic shared memory segments ("PGBG"). */
-#define PG_BACKGROUND_MAGIC				0x50474247
+/*
+ * Magic number identifying our dynamic shared memory segments ("PGB2"; the
+ * layout of pg_background_fixed changed in version 1.1, so a worker started
+ * from a library of the other layout refuses the segment).
+ */
+#define PG_BACKGROUND_MAGIC				0x50474232
 
 /* Keys of the shm_toc stored at the start of the segment. */
 #define PG_BACKGROUND_KEY_FIXED			0
