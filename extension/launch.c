@@ -61,6 +61,7 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 	BackgroundWorkerHandle *handle;
 	pg_background_fixed *fixed;
 	pg_background_worker *entry;
+	pg_background_record *record;
 	dsm_segment *seg;
 	shm_mq	   *mq;
 	shm_mq_handle *mqh;
@@ -159,9 +160,13 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 	pg_read_barrier();
 	pid = fixed->worker_pid;
 
+	/* Remember it (this may let go of the segments of ended workers) */
+	record = pgbg_record_create(pid, sql, sql_len, fixed, handle);
+
 	/*
 	 * A process ID can only be in the table twice if an old worker exited
-	 * unread long ago and the kernel reused its ID: drop the stale entry.
+	 * unread long ago and the kernel reused its ID: drop the stale entry,
+	 * whose end is final.
 	 */
 	entry = hash_search(worker_table, &pid, HASH_ENTER, &found);
 	if (found)
@@ -170,9 +175,9 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 				(errmsg("discarding the unread results of an earlier background worker with PID %d",
 						pid)));
 		shm_mq_detach(entry->mqh);
-		pgbg_worker_table_changes++;
+		pgbg_record_released(entry->record, true);
 		entry->record->entry = NULL;
-		pgbg_record_released(entry->record, false);
+		pgbg_worker_table_changes++;
 		dsm_detach(entry->seg);
 	}
 	entry->pid = pid;
@@ -182,13 +187,13 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 	entry->sql = sql_copy;
 	entry->reading = false;
 	entry->reading_subid = InvalidSubTransactionId;
-	entry->record = pgbg_record_create(pid, sql, sql_len, fixed, handle);
-	entry->record->entry = entry;
+	entry->record = record;
+	record->entry = entry;
 
 	/* Keep the mapping past the end of this transaction */
 	dsm_pin_mapping(seg);
 
-	return entry->record;
+	return record;
 }
 
 /*
