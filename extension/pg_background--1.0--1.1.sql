@@ -86,40 +86,23 @@ AS 'MODULE_PATHNAME', 'pg_background_stats_v2'
 LANGUAGE C STRICT;
 
 -- Nobody may use them unless granted, like the first interface
-REVOKE ALL ON FUNCTION pg_background_launch_v2(pg_catalog.text, pg_catalog.int4)
-	FROM PUBLIC;
-REVOKE ALL ON FUNCTION pg_background_submit_v2(pg_catalog.text, pg_catalog.int4)
-	FROM PUBLIC;
-REVOKE ALL ON FUNCTION pg_background_result_v2(pg_catalog.int4, pg_catalog.int8)
-	FROM PUBLIC;
-REVOKE ALL ON FUNCTION pg_background_detach_v2(pg_catalog.int4, pg_catalog.int8)
-	FROM PUBLIC;
-REVOKE ALL ON FUNCTION pg_background_cancel_v2(pg_catalog.int4, pg_catalog.int8)
-	FROM PUBLIC;
-REVOKE ALL ON FUNCTION pg_background_wait_v2(pg_catalog.int4, pg_catalog.int8)
-	FROM PUBLIC;
-REVOKE ALL ON FUNCTION pg_background_wait_v2_timeout(pg_catalog.int4,
-													 pg_catalog.int8,
-													 pg_catalog.int4)
-	FROM PUBLIC;
-REVOKE ALL ON FUNCTION pg_background_list_v2() FROM PUBLIC;
-REVOKE ALL ON FUNCTION pg_background_stats_v2() FROM PUBLIC;
-
-GRANT EXECUTE ON FUNCTION pg_background_launch_v2(pg_catalog.text, pg_catalog.int4)
-	TO pgbackground_role;
-GRANT EXECUTE ON FUNCTION pg_background_submit_v2(pg_catalog.text, pg_catalog.int4)
-	TO pgbackground_role;
-GRANT EXECUTE ON FUNCTION pg_background_result_v2(pg_catalog.int4, pg_catalog.int8)
-	TO pgbackground_role;
-GRANT EXECUTE ON FUNCTION pg_background_detach_v2(pg_catalog.int4, pg_catalog.int8)
-	TO pgbackground_role;
-GRANT EXECUTE ON FUNCTION pg_background_cancel_v2(pg_catalog.int4, pg_catalog.int8)
-	TO pgbackground_role;
-GRANT EXECUTE ON FUNCTION pg_background_wait_v2(pg_catalog.int4, pg_catalog.int8)
-	TO pgbackground_role;
-GRANT EXECUTE ON FUNCTION pg_background_wait_v2_timeout(pg_catalog.int4,
-														pg_catalog.int8,
-														pg_catalog.int4)
-	TO pgbackground_role;
-GRANT EXECUTE ON FUNCTION pg_background_list_v2() TO pgbackground_role;
-GRANT EXECUTE ON FUNCTION pg_background_stats_v2() TO pgbackground_role;
+DO $$
+DECLARE
+	f text;
+BEGIN
+	FOREACH f IN ARRAY ARRAY[
+		'pg_background_launch_v2(pg_catalog.text, pg_catalog.int4)',
+		'pg_background_submit_v2(pg_catalog.text, pg_catalog.int4)',
+		'pg_background_result_v2(pg_catalog.int4, pg_catalog.int8)',
+		'pg_background_detach_v2(pg_catalog.int4, pg_catalog.int8)',
+		'pg_background_cancel_v2(pg_catalog.int4, pg_catalog.int8)',
+		'pg_background_wait_v2(pg_catalog.int4, pg_catalog.int8)',
+		'pg_background_wait_v2_timeout(pg_catalog.int4, pg_catalog.int8, pg_catalog.int4)',
+		'pg_background_list_v2()',
+		'pg_background_stats_v2()']
+	LOOP
+		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+		EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO pgbackground_role', f);
+	END LOOP;
+END
+$$;

@@ -15,11 +15,11 @@ DECLARE
     kind int;
     p int;
     h pg_background_handle;
+    launched text;
     v int;
     c bigint;
     ok int := 0;
     kinds int[] := '{0,0,0,0,0,0}';
-    deadline timestamptz;
 BEGIN
     PERFORM setseed(0.5);
     FOR i IN 1..n LOOP
@@ -27,33 +27,21 @@ BEGIN
         kinds[kind + 1] := kinds[kind + 1] + 1;
 
         -- Detached and submitted workers may hold every slot: retry
-        deadline := clock_timestamp() + interval '60 seconds';
-        LOOP
-            BEGIN
-                CASE kind
-                WHEN 0 THEN
-                    p := pg_background_launch(format('SELECT %s', i));
-                WHEN 1 THEN
-                    p := pg_background_launch(
-                        format('INSERT INTO pgbg_stress2_log VALUES (%s)', i));
-                WHEN 2 THEN
-                    h := pg_background_launch_v2(format('SELECT %s', i));
-                WHEN 3 THEN
-                    h := pg_background_submit_v2(
-                        format('INSERT INTO pgbg_stress2_log VALUES (%s)', i));
-                WHEN 4 THEN
-                    h := pg_background_launch_v2(format('SELECT %s / 0', i));
-                ELSE
-                    h := pg_background_launch_v2('SELECT pg_sleep(60)');
-                END CASE;
-                EXIT;
-            EXCEPTION WHEN insufficient_resources OR program_limit_exceeded THEN
-                IF clock_timestamp() > deadline THEN
-                    RAISE;
-                END IF;
-                PERFORM pg_sleep(0.01);
-            END;
-        END LOOP;
+        launched := pgbg_launch_retry(CASE kind
+            WHEN 0 THEN format('pg_background_launch(%L)', format('SELECT %s', i))
+            WHEN 1 THEN format('pg_background_launch(%L)',
+                               format('INSERT INTO pgbg_stress2_log VALUES (%s)', i))
+            WHEN 2 THEN format('pg_background_launch_v2(%L)', format('SELECT %s', i))
+            WHEN 3 THEN format('pg_background_submit_v2(%L)',
+                               format('INSERT INTO pgbg_stress2_log VALUES (%s)', i))
+            WHEN 4 THEN format('pg_background_launch_v2(%L)', format('SELECT %s / 0', i))
+            ELSE $q$pg_background_launch_v2('SELECT pg_sleep(60)')$q$
+        END);
+        IF kind < 2 THEN
+            p := launched::int;
+        ELSE
+            h := launched::pg_background_handle;
+        END IF;
 
         CASE kind
         WHEN 0 THEN

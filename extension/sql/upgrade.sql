@@ -14,12 +14,7 @@ SELECT * FROM pg_background_result(pg_background_launch('SELECT 1')) AS (x int);
 
 ALTER EXTENSION pg_background UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_background';
-SELECT p.proname,
-       has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
-       has_function_privilege('pgbackground_role', p.oid, 'EXECUTE') AS role_exec
-FROM pg_proc p
-WHERE p.proname LIKE 'pg\_background\_%'
-ORDER BY 1;
+SELECT * FROM pgbg_privileges;
 SELECT pg_typeof(pg_background_launch_v2('SELECT 1'));
 SELECT count(*) FROM pg_background_list_v2();
 
