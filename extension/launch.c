@@ -26,30 +26,18 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-/* How long a launch may wait for our own finished workers to exit. */
-#define PGBG_EXIT_WAIT_MS		1000
-
-/* How many handles of finished workers we remember at most. */
-#define PGBG_MAX_EXITING		64
-
 /* The session's workers, keyed by process ID (lives in TopMemoryContext). */
 static HTAB *worker_table = NULL;
 
-/*
- * Handles of workers whose final message we have read (or whose error we
- * have raised): they are exiting and will soon free their slot.
- */
-static List *exiting_workers = NIL;
+/* How many entries the table has lost; a reader rechecks its entry then. */
+uint64		pgbg_worker_table_changes = 0;
 
 /* Have we registered our transaction callbacks yet? */
 static bool callbacks_registered = false;
 
 static void ensure_worker_table(void);
-static void prune_exiting_workers(void);
-static bool wait_for_exiting_workers(void);
-static void remember_exiting_worker(BackgroundWorkerHandle *handle);
 static dsm_segment *setup_segment(const char *sql, Size sql_len,
-								  int32 queue_size, shm_mq **mq,
+								  int32 queue_size, bool discard, shm_mq **mq,
 								  pg_background_fixed **fixed,
 								  const char **sql_copy);
 static void pgbg_xact_callback(XactEvent event, void *arg);
@@ -60,18 +48,20 @@ static void pgbg_subxact_callback(SubXactEvent event,
 /*
  * pgbg_launch
  *
- * Start a worker that runs sql and return its process ID.  We return only
- * once the worker has attached to the result queue: from then on the
- * segment lives as long as the worker does, so the work is not lost even
- * if this session detaches or exits at once.
+ * Start a worker that runs sql and return the session's record of it.  We
+ * return only once the worker has attached to the result queue: from then
+ * on the segment lives as long as the worker does, so the work is not lost
+ * even if this session detaches or exits at once.  A worker started with
+ * discard sends nothing back but how it ended (pg_background_submit_v2).
  */
-int32
-pgbg_launch(const char *sql, Size sql_len, int32 queue_size)
+pg_background_record *
+pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	pg_background_fixed *fixed;
 	pg_background_worker *entry;
+	pg_background_record *record;
 	dsm_segment *seg;
 	shm_mq	   *mq;
 	shm_mq_handle *mqh;
@@ -93,10 +83,11 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size)
 						PG_BACKGROUND_MAX_QUEUE_SIZE)));
 
 	ensure_worker_table();
-	prune_exiting_workers();
+	pgbg_refresh_records();
 
 	/* Build the segment the worker will read its instructions from */
-	seg = setup_segment(sql, sql_len, queue_size, &mq, &fixed, &sql_copy);
+	seg = setup_segment(sql, sql_len, queue_size, discard, &mq, &fixed,
+						&sql_copy);
 
 	/* Describe the worker */
 	memset(&worker, 0, sizeof(worker));
@@ -120,7 +111,7 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size)
 	 */
 	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle) &&
-		!(wait_for_exiting_workers() &&
+		!(pgbg_wait_for_exiting() &&
 		  RegisterDynamicBackgroundWorker(&worker, &handle)))
 	{
 		MemoryContextSwitchTo(oldcontext);
@@ -169,9 +160,13 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size)
 	pg_read_barrier();
 	pid = fixed->worker_pid;
 
+	/* Remember it (this may let go of the segments of ended workers) */
+	record = pgbg_record_create(pid, sql, sql_len, fixed, handle);
+
 	/*
 	 * A process ID can only be in the table twice if an old worker exited
-	 * unread long ago and the kernel reused its ID: drop the stale entry.
+	 * unread long ago and the kernel reused its ID: drop the stale entry,
+	 * whose end is final.
 	 */
 	entry = hash_search(worker_table, &pid, HASH_ENTER, &found);
 	if (found)
@@ -180,21 +175,25 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size)
 				(errmsg("discarding the unread results of an earlier background worker with PID %d",
 						pid)));
 		shm_mq_detach(entry->mqh);
+		pgbg_record_released(entry->record, true);
+		entry->record->entry = NULL;
+		pgbg_worker_table_changes++;
 		dsm_detach(entry->seg);
-		pfree(entry->handle);
 	}
 	entry->pid = pid;
 	entry->seg = seg;
 	entry->mqh = mqh;
-	entry->handle = handle;
+	entry->fixed = fixed;
 	entry->sql = sql_copy;
 	entry->reading = false;
 	entry->reading_subid = InvalidSubTransactionId;
+	entry->record = record;
+	record->entry = entry;
 
 	/* Keep the mapping past the end of this transaction */
 	dsm_pin_mapping(seg);
 
-	return pid;
+	return record;
 }
 
 /*
@@ -216,8 +215,8 @@ pgbg_find_worker(int32 pid)
  *
  * Stop listening to a worker: detach from its queue and segment and drop it
  * from the table.  The worker keeps running; what it still sends is lost.
- * If it already sent its last message (finished), remember its handle so a
- * launch short of slots can wait for it to exit.
+ * finished says that it already sent its last message: its record learns
+ * how it ended from the segment before we let go of it.
  */
 void
 pgbg_forget_worker(pg_background_worker *worker, bool finished)
@@ -226,14 +225,12 @@ pgbg_forget_worker(pg_background_worker *worker, bool finished)
 
 	/* Detach the queue first: that wakes a worker blocked on a full queue */
 	shm_mq_detach(worker->mqh);
+	pgbg_record_released(worker->record, finished);
+	worker->record->entry = NULL;
 	dsm_detach(worker->seg);
 
-	if (finished)
-		remember_exiting_worker(worker->handle);
-	else
-		pfree(worker->handle);
-
 	hash_search(worker_table, &pid, HASH_REMOVE, NULL);
+	pgbg_worker_table_changes++;
 }
 
 /*
@@ -287,7 +284,8 @@ ensure_worker_table(void)
  * the SQL text, our settings and the result queue, with us as its receiver.
  */
 static dsm_segment *
-setup_segment(const char *sql, Size sql_len, int32 queue_size, shm_mq **mq,
+setup_segment(const char *sql, Size sql_len, int32 queue_size, bool discard,
+			  shm_mq **mq,
 			  pg_background_fixed **fixed, const char **sql_copy)
 {
 	shm_toc_estimator e;
@@ -323,7 +321,13 @@ setup_segment(const char *sql, Size sql_len, int32 queue_size, shm_mq **mq,
 						   &(*fixed)->sec_context);
 	(*fixed)->outer_user_id = GetCurrentRoleId();
 	(*fixed)->queue_size = queue_size;
+	(*fixed)->launched_at = GetCurrentTimestamp();
+	(*fixed)->worker_timeout_ms = pgbg_worker_timeout;
+	(*fixed)->discard_results = discard;
 	(*fixed)->worker_pid = 0;
+	(*fixed)->finished_at = 0;
+	(*fixed)->last_error[0] = '\0';
+	pg_atomic_init_u32(&(*fixed)->outcome, PGBG_OUTCOME_NONE);
 	shm_toc_insert(toc, PG_BACKGROUND_KEY_FIXED, *fixed);
 
 	/* What it must run */
@@ -347,90 +351,6 @@ setup_segment(const char *sql, Size sql_len, int32 queue_size, shm_mq **mq,
 	shm_mq_set_receiver(*mq, MyProc);
 
 	return seg;
-}
-
-/*
- * remember_exiting_worker
- *
- * Keep the handle of a worker that has sent its last message, bounded so a
- * long session does not accumulate them.
- */
-static void
-remember_exiting_worker(BackgroundWorkerHandle *handle)
-{
-	MemoryContext oldcontext;
-
-	if (list_length(exiting_workers) >= PGBG_MAX_EXITING)
-	{
-		pfree(linitial(exiting_workers));
-		exiting_workers = list_delete_first(exiting_workers);
-	}
-
-	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
-	exiting_workers = lappend(exiting_workers, handle);
-	MemoryContextSwitchTo(oldcontext);
-}
-
-/*
- * prune_exiting_workers
- *
- * Forget the handles of workers the postmaster reports as gone.
- */
-static void
-prune_exiting_workers(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, exiting_workers)
-	{
-		BackgroundWorkerHandle *handle = lfirst(lc);
-		pid_t		pid;
-
-		if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED)
-		{
-			pfree(handle);
-			exiting_workers = foreach_delete_current(exiting_workers, lc);
-		}
-	}
-}
-
-/*
- * wait_for_exiting_workers
- *
- * Called when no worker slot is free.  Our finished workers exit right
- * after their last message, so wait (briefly, and only for them) until at
- * least one is gone.  Returns true if a slot may have been freed.
- */
-static bool
-wait_for_exiting_workers(void)
-{
-	TimestampTz start = GetCurrentTimestamp();
-	int			before;
-
-	prune_exiting_workers();
-	if (exiting_workers == NIL)
-		return false;
-	before = list_length(exiting_workers);
-
-	for (;;)
-	{
-		int			rc;
-
-		/* The postmaster sets our latch when one of them stops */
-		rc = WaitLatch(MyLatch,
-					   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   10L, WAIT_EVENT_BGWORKER_SHUTDOWN);
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-
-		prune_exiting_workers();
-		if (list_length(exiting_workers) < before)
-			return true;
-		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-									   PGBG_EXIT_WAIT_MS))
-			return false;
-	}
 }
 
 /*

@@ -29,6 +29,7 @@
 #include "tcop/pquery.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 /* Largest batch we accumulate before sending it. */
 #define PGBG_MAX_BATCH_SIZE		(32 * 1024)
@@ -41,6 +42,10 @@ static bool out_receiver_gone = false;
 
 /* Are we inside shm_mq_send?  See pgbg_putmessage. */
 static bool out_busy = false;
+
+/* Where we report how we ended, and whether to send anything at all. */
+static pg_background_fixed *out_fixed = NULL;
+static bool out_discard = false;
 
 /* Frames waiting to be sent, and the size at which we send them. */
 static StringInfoData out_batch;
@@ -62,6 +67,7 @@ static void pgbg_putmessage_noblock(char msgtype, const char *s, size_t len);
 static int	send_batch(bool force_flush);
 static int	send_frame(char msgtype, const char *s, size_t len,
 					   bool force_flush);
+static void record_outcome(char msgtype, const char *s, size_t len);
 static void abandon_queue(void);
 static void pgbg_output_cleanup(dsm_segment *seg, Datum arg);
 
@@ -89,7 +95,9 @@ typedef struct pgbg_receiver
 	Portal		portal;			/* for the target list of the RowDescription */
 	int			natts;			/* columns of the current tuple descriptor */
 	pgbg_column *columns;		/* how to send each of them */
-	MemoryContext row_context;	/* reset after each row */
+	const char **data;			/* the current row's column bytes ... */
+	int32	   *lens;			/* ... and lengths (-1: NULL) */
+	MemoryContext row_context;	/* reset after each row that used it */
 } pgbg_receiver;
 
 static void pgbg_receiver_startup(DestReceiver *self, int operation,
@@ -118,9 +126,11 @@ static const PQcommMethods pgbg_comm_methods = {
  * into batches and waits under MessageQueueSend, like any shm_mq sender.
  */
 void
-pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh, Size queue_size)
+pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh,
+					 pg_background_fixed *fixed)
 {
 	MemoryContext oldcontext;
+	Size		queue_size = (Size) fixed->queue_size;
 
 	pq_redirect_to_shm_mq(seg, mqh);
 
@@ -131,6 +141,8 @@ pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh, Size queue_size)
 	/* A quarter of the ring keeps both sides busy at the same time */
 	out_batch_limit = Min(queue_size / 2, PGBG_MAX_BATCH_SIZE);
 	out_mqh = mqh;
+	out_fixed = fixed;
+	out_discard = fixed->discard_results;
 	on_dsm_detach(seg, pgbg_output_cleanup, (Datum) 0);
 
 	PqCommMethods = &pgbg_comm_methods;
@@ -151,6 +163,13 @@ pgbg_putmessage(char msgtype, const char *s, size_t len)
 	uint32		len32 = (uint32) len;
 	bool		urgent;
 	char	   *frame;
+
+	/* The end of our run goes into the segment, whatever becomes of it */
+	if (msgtype == PGBG_MSG_ERROR_RESPONSE ||
+		msgtype == PGBG_MSG_READY_FOR_QUERY)
+		record_outcome(msgtype, s, len);
+	if (out_discard)
+		return 0;
 
 	/*
 	 * If we get here while a send is in progress, an interrupt raised an
@@ -284,6 +303,47 @@ send_batch(bool force_flush)
 }
 
 /*
+ * record_outcome
+ *
+ * Write how we ended into the segment, for the launching session to read
+ * even if it never reads our results: done at ReadyForQuery, or the
+ * message of our (first) error.  The outcome word is written last.
+ */
+static void
+record_outcome(char msgtype, const char *s, size_t len)
+{
+	const char *p = s;
+	const char *end = s + len;
+
+	if (out_fixed == NULL ||
+		pg_atomic_read_u32(&out_fixed->outcome) != PGBG_OUTCOME_NONE)
+		return;
+
+	out_fixed->finished_at = GetCurrentTimestamp();
+	if (msgtype == PGBG_MSG_READY_FOR_QUERY)
+	{
+		pg_write_barrier();
+		pg_atomic_write_u32(&out_fixed->outcome, PGBG_OUTCOME_DONE);
+		return;
+	}
+
+	/* An ErrorResponse: fields of a type byte and a string, then a zero */
+	out_fixed->last_error[0] = '\0';
+	while (p < end && *p != '\0')
+	{
+		char		field = *p++;
+		size_t		flen = strnlen(p, end - p);
+
+		if (field == PG_DIAG_MESSAGE_PRIMARY)
+			strlcpy(out_fixed->last_error, p,
+					Min(flen + 1, sizeof(out_fixed->last_error)));
+		p += flen + 1;
+	}
+	pg_write_barrier();
+	pg_atomic_write_u32(&out_fixed->outcome, PGBG_OUTCOME_ERROR);
+}
+
+/*
  * abandon_queue
  *
  * Detach from the queue after an interrupted send.
@@ -308,6 +368,7 @@ static void
 pgbg_output_cleanup(dsm_segment *seg, Datum arg)
 {
 	out_mqh = NULL;
+	out_fixed = NULL;
 }
 
 /*
@@ -402,6 +463,8 @@ pgbg_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 	myState->natts = typeinfo->natts;
 	formats = palloc0(sizeof(int16) * Max(typeinfo->natts, 1));
 	myState->columns = palloc0(sizeof(pgbg_column) * Max(typeinfo->natts, 1));
+	myState->data = palloc0(sizeof(char *) * Max(typeinfo->natts, 1));
+	myState->lens = palloc0(sizeof(int32) * Max(typeinfo->natts, 1));
 	for (i = 0; i < typeinfo->natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(typeinfo, i);
@@ -440,7 +503,8 @@ pgbg_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
  * pgbg_receiver_receive
  *
  * Append one DataRow to the batch: column count, then for each column its
- * length (-1 for NULL) and its datum image or text.  Nothing is formatted
+ * length (-1 for NULL) and its datum image or text.  The row's size is
+ * worked out first, so the batch grows once per row.  Nothing is formatted
  * once the caller has gone away.
  */
 static bool
@@ -448,7 +512,9 @@ pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	pgbg_receiver *myState = (pgbg_receiver *) self;
 	MemoryContext oldcontext;
-	int			start;
+	bool		row_context_used = false;
+	Size		row_len;
+	char	   *p;
 	uint32		n32;
 	uint16		n16;
 	int			i;
@@ -458,51 +524,39 @@ pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 		abandon_queue();
 		return true;
 	}
-	if (out_mqh == NULL || out_receiver_gone)
+	if (out_mqh == NULL || out_receiver_gone || out_discard)
 		return true;
 
 	slot_getallattrs(slot);
 	oldcontext = MemoryContextSwitchTo(myState->row_context);
 
-	/* Frame header (length filled in below) and column count */
-	start = out_batch.len;
-	out_row_start = start;
-	enlargeStringInfo(&out_batch, PGBG_FRAME_HEADER_SIZE + sizeof(n16));
-	out_batch.data[start] = PGBG_MSG_DATA_ROW;
-	n16 = pg_hton16((uint16) myState->natts);
-	memcpy(out_batch.data + start + PGBG_FRAME_HEADER_SIZE, &n16, sizeof(n16));
-	out_batch.len += PGBG_FRAME_HEADER_SIZE + sizeof(n16);
-
+	/* Where each column's bytes are, and how many */
+	row_len = PGBG_FRAME_HEADER_SIZE + sizeof(n16);
 	for (i = 0; i < myState->natts; i++)
 	{
-		pgbg_column *col;
-		Datum		value;
-		Datum		image;
-		char	   *data;
-		size_t		len;
+		pgbg_column *col = &myState->columns[i];
+		Datum		value = slot->tts_values[i];
+		const char *data;
+		Size		len;
 
+		row_len += sizeof(n32);
 		if (slot->tts_isnull[i])
 		{
-			enlargeStringInfo(&out_batch, sizeof(n32));
-			n32 = pg_hton32((uint32) -1);
-			memcpy(out_batch.data + out_batch.len, &n32, sizeof(n32));
-			out_batch.len += sizeof(n32);
+			myState->lens[i] = -1;
 			continue;
 		}
 
-		value = slot->tts_values[i];
-		col = &myState->columns[i];
 		if (!col->raw)
 		{
 			/* Text, as printtup would send it */
 			data = OutputFunctionCall(&col->outfunc, value);
 			len = strlen(data);
+			row_context_used = true;
 		}
 		else if (col->typbyval)
 		{
-			/* The value itself, in its stored width */
-			store_att_byval(&image, value, col->typlen);
-			data = (char *) &image;
+			/* The value itself, in its stored width, see below */
+			data = NULL;
 			len = col->typlen;
 		}
 		else if (col->typlen > 0)
@@ -515,7 +569,9 @@ pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 			/* Varlena: never a TOAST pointer, which would not outlive us */
 			struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
 
-			data = (char *) v;
+			if ((Pointer) v != DatumGetPointer(value))
+				row_context_used = true;
+			data = (const char *) v;
 			len = VARSIZE_ANY(v);
 		}
 		else
@@ -525,21 +581,55 @@ pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 			len = strlen(data) + 1;
 		}
 
-		enlargeStringInfo(&out_batch, sizeof(n32) + len);
-		n32 = pg_hton32((uint32) len);
-		memcpy(out_batch.data + out_batch.len, &n32, sizeof(n32));
-		memcpy(out_batch.data + out_batch.len + sizeof(n32), data, len);
-		out_batch.len += sizeof(n32) + len;
+		if (len > (Size) PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("column value of %zu bytes is too large for the result queue",
+							len)));
+		myState->data[i] = data;
+		myState->lens[i] = (int32) len;
+		row_len += len;
 	}
-	out_batch.data[out_batch.len] = '\0';
 
-	/* Now the frame's length is known */
-	n32 = (uint32) (out_batch.len - start - PGBG_FRAME_HEADER_SIZE);
-	memcpy(out_batch.data + start + 1, &n32, sizeof(n32));
+	/* Frame header, column count, then the columns */
+	out_row_start = out_batch.len;
+	enlargeStringInfo(&out_batch, row_len);
+	p = out_batch.data + out_batch.len;
+	p[0] = PGBG_MSG_DATA_ROW;
+	n32 = (uint32) (row_len - PGBG_FRAME_HEADER_SIZE);
+	memcpy(p + 1, &n32, sizeof(n32));
+	p += PGBG_FRAME_HEADER_SIZE;
+	n16 = pg_hton16((uint16) myState->natts);
+	memcpy(p, &n16, sizeof(n16));
+	p += sizeof(n16);
+
+	for (i = 0; i < myState->natts; i++)
+	{
+		int32		len = myState->lens[i];
+
+		n32 = pg_hton32((uint32) len);
+		memcpy(p, &n32, sizeof(n32));
+		p += sizeof(n32);
+		if (len < 0)
+			continue;
+		if (myState->data[i] == NULL)
+		{
+			Datum		image;
+
+			store_att_byval(&image, slot->tts_values[i], len);
+			memcpy(p, &image, len);
+		}
+		else
+			memcpy(p, myState->data[i], len);
+		p += len;
+	}
+	out_batch.len += row_len;
+	out_batch.data[out_batch.len] = '\0';
 	out_row_start = -1;
 
 	MemoryContextSwitchTo(oldcontext);
-	MemoryContextReset(myState->row_context);
+	if (row_context_used)
+		MemoryContextReset(myState->row_context);
 
 	if ((Size) out_batch.len >= out_batch_limit)
 		(void) send_batch(false);
@@ -559,6 +649,12 @@ pgbg_receiver_shutdown(DestReceiver *self)
 	if (myState->columns != NULL)
 		pfree(myState->columns);
 	myState->columns = NULL;
+	if (myState->data != NULL)
+		pfree(myState->data);
+	myState->data = NULL;
+	if (myState->lens != NULL)
+		pfree(myState->lens);
+	myState->lens = NULL;
 	if (myState->row_context != NULL)
 		MemoryContextDelete(myState->row_context);
 	myState->row_context = NULL;

@@ -23,6 +23,15 @@ PG_MODULE_MAGIC;
 /* pg_background.text_transfer: send every column as text */
 bool		pgbg_text_transfer = false;
 
+/* pg_background.max_workers: running workers per session (second interface) */
+int			pgbg_max_workers = PG_BACKGROUND_DEFAULT_MAX_WORKERS;
+
+/* pg_background.default_queue_size: queue_size 0 of the second interface */
+int			pgbg_default_queue_size = PG_BACKGROUND_DEFAULT_QUEUE_SIZE;
+
+/* pg_background.worker_timeout: longest run of a worker, 0 = no limit */
+int			pgbg_worker_timeout = 0;
+
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(pg_background_launch);
@@ -32,8 +41,8 @@ PG_FUNCTION_INFO_V1(pg_background_detach);
 /*
  * _PG_init
  *
- * Define our setting.  Workers load the library too, before they take over
- * the caller's settings, so the caller's value reaches them.
+ * Define our settings.  Workers load the library too, before they take
+ * over the caller's settings, so the caller's values reach them.
  */
 void
 _PG_init(void)
@@ -46,6 +55,34 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_background.max_workers",
+							"Most background workers a session may run at once through pg_background_launch_v2 and pg_background_submit_v2.",
+							NULL,
+							&pgbg_max_workers,
+							PG_BACKGROUND_DEFAULT_MAX_WORKERS,
+							1, 10000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_background.default_queue_size",
+							"Size of the result queue when pg_background_launch_v2 or pg_background_submit_v2 is given 0.",
+							NULL,
+							&pgbg_default_queue_size,
+							PG_BACKGROUND_DEFAULT_QUEUE_SIZE,
+							PG_BACKGROUND_MIN_QUEUE_SIZE,
+							PG_BACKGROUND_MAX_QUEUE_SIZE,
+							PGC_USERSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_background.worker_timeout",
+							"Cancels a background worker that runs longer than this.",
+							"Counted from the launch; 0 turns the limit off.",
+							&pgbg_worker_timeout,
+							0,
+							0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("pg_background");
 #else
@@ -66,58 +103,19 @@ pg_background_launch(PG_FUNCTION_ARGS)
 	int32		queue_size = PG_GETARG_INT32(1);
 
 	PG_RETURN_INT32(pgbg_launch(VARDATA_ANY(sql), VARSIZE_ANY_EXHDR(sql),
-								queue_size));
+								queue_size, false)->pid);
 }
 
 /*
  * pg_background_result(pid int4) RETURNS SETOF record
  *
- * Return the worker's rows.  The column definition list of the call says
- * what they look like.  A set-returning function in FROM has its rows
- * collected into a tuplestore by the executor whichever way it returns
- * them, so we fill the tuplestore ourselves (materialize mode): each row
- * is formed once, straight from the received values, and the worker's
- * output is consumed at the pace it arrives.
+ * Return the worker's rows; the column definition list of the call says
+ * what they look like (see pgbg_result_materialize).
  */
 Datum
 pg_background_result(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int32		pid = PG_GETARG_INT32(0);
-	pgbg_result_state *state;
-	Tuplestorestate *tupstore;
-	MemoryContext oldcontext;
-	TupleDesc	tupdesc;
-
-	/* Check the call before consuming anything */
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("function returning record called in context that cannot accept type record"),
-				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		(rsinfo->allowedModes & SFRM_Materialize) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set"),
-				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
-
-	/* The tuplestore and its descriptor live as long as the query */
-	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = CreateTupleDescCopy(tupdesc);
-	tupstore = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
-									 false, work_mem);
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tupstore;
-	rsinfo->setDesc = tupdesc;
-
-	/* So does our state: the executor's shutdown callback may look at it */
-	state = pgbg_result_begin(pid, tupdesc, rsinfo->econtext);
-	MemoryContextSwitchTo(oldcontext);
-
-	pgbg_result_read(state, tupstore);
-	pgbg_result_end(state);
-
+	pgbg_result_materialize(fcinfo, PG_GETARG_INT32(0));
 	return (Datum) 0;
 }
 

@@ -14,17 +14,24 @@
 #define PG_BACKGROUND_H
 
 #include "access/tupdesc.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/execnodes.h"
+#include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 #include "tcop/dest.h"
 #include "utils/portal.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-/* Magic number identifying our dynamic shared memory segments ("PGBG"). */
-#define PG_BACKGROUND_MAGIC				0x50474247
+/*
+ * Magic number identifying our dynamic shared memory segments ("PGB2"; the
+ * layout of pg_background_fixed changed in version 1.1, so a worker started
+ * from a library of the other layout refuses the segment).
+ */
+#define PG_BACKGROUND_MAGIC				0x50474232
 
 /* Keys of the shm_toc stored at the start of the segment. */
 #define PG_BACKGROUND_KEY_FIXED			0
@@ -36,6 +43,10 @@
 /* Accepted range of the queue_size argument of pg_background_launch. */
 #define PG_BACKGROUND_MIN_QUEUE_SIZE	64
 #define PG_BACKGROUND_MAX_QUEUE_SIZE	(256 * 1024 * 1024)
+
+/* Defaults of the settings (see pg_background.c). */
+#define PG_BACKGROUND_DEFAULT_MAX_WORKERS	16
+#define PG_BACKGROUND_DEFAULT_QUEUE_SIZE	65536
 
 /* Name shown as backend_type and application_name of our workers. */
 #define PG_BACKGROUND_WORKER_TYPE		"pg_background"
@@ -65,8 +76,20 @@
 #define PGBG_FRAME_HEADER_SIZE			(1 + sizeof(uint32))
 
 /*
- * Fixed-size part of the segment: who the worker must become and where the
- * worker reports its process ID.
+ * How a worker ended, as it reports it in its segment (outcome).  The
+ * launching session reads it even when it never reads the results, which
+ * is how pg_background_list_v2 knows the state of a submitted worker.
+ */
+#define PGBG_OUTCOME_NONE				0	/* still running, or died silently */
+#define PGBG_OUTCOME_DONE				1	/* committed and said ReadyForQuery */
+#define PGBG_OUTCOME_ERROR				2	/* sent an ErrorResponse */
+
+/* Room for the message of the worker's error in the segment. */
+#define PGBG_LAST_ERROR_SIZE			256
+
+/*
+ * Fixed-size part of the segment: who the worker must become, how it must
+ * run, where it reports its process ID and, at its end, how it ended.
  */
 typedef struct pg_background_fixed
 {
@@ -77,37 +100,107 @@ typedef struct pg_background_fixed
 	int			sec_context;	/* caller's security context */
 	int32		queue_size;		/* size of the result queue in bytes */
 	uint32		settings_len;	/* bytes of settings, see settings.c */
+	TimestampTz launched_at;	/* when the caller started the launch */
+	int32		worker_timeout_ms;	/* pg_background.worker_timeout, 0 = none */
+	bool		discard_results;	/* submitted: send nothing back */
 	int32		worker_pid;		/* set by the worker before it attaches */
+
+	/* Set by the worker at its end; outcome is written last */
+	TimestampTz finished_at;
+	char		last_error[PGBG_LAST_ERROR_SIZE];
+	pg_atomic_uint32 outcome;	/* PGBG_OUTCOME_* */
 } pg_background_fixed;
+
+/* State of a worker as pg_background_list_v2 shows it. */
+typedef enum pgbg_state
+{
+	PGBG_STATE_RUNNING,			/* no end known yet */
+	PGBG_STATE_STOPPED,			/* finished (committed, or detached and gone) */
+	PGBG_STATE_CANCELED,		/* pg_background_cancel_v2 stopped it */
+	PGBG_STATE_ERROR			/* ended with an error */
+} pgbg_state;
+
+typedef struct pg_background_worker pg_background_worker;
+
+/*
+ * What the session remembers about one worker it launched, through either
+ * interface, after its results are gone too: the handle (process ID and
+ * cookie), what it ran, and how it ended.  Kept in TopMemoryContext, see
+ * registry.c.
+ */
+typedef struct pg_background_record
+{
+	int32		pid;			/* the worker's process ID */
+	int64		cookie;			/* tells this worker from a later one with
+								 * the same process ID */
+	TimestampTz launched_at;
+	Oid			user_id;		/* current user of the launch */
+	int32		queue_size;
+	char	   *sql_preview;	/* the start of the SQL text */
+	bool		discard;		/* submitted: results are discarded */
+	pgbg_state	state;
+	char	   *last_error;		/* message of its error, or NULL */
+	double		run_ms;			/* launch to end, if the worker reported it */
+	bool		finished;		/* its final message has been read */
+	bool		gone;			/* the postmaster reported it stopped */
+	BackgroundWorkerHandle *handle; /* to ask the postmaster about it */
+	pg_background_worker *entry;	/* its worker table entry, or NULL */
+} pg_background_record;
 
 /*
  * One entry of the session's worker table, kept in TopMemoryContext and
  * keyed by the worker's process ID.
  */
-typedef struct pg_background_worker
+struct pg_background_worker
 {
 	int32		pid;			/* hash key: the worker's process ID */
 	dsm_segment *seg;			/* segment holding the result queue */
 	shm_mq_handle *mqh;			/* our (receiving) end of the queue */
-	BackgroundWorkerHandle *handle; /* to ask the postmaster about it */
+	pg_background_fixed *fixed; /* the fixed part, in the segment */
+	pg_background_record *record;	/* what the session remembers of it */
 	const char *sql;			/* the SQL text, in the segment */
 	bool		reading;		/* pg_background_result is consuming it */
 	SubTransactionId reading_subid; /* subtransaction that started reading */
-} pg_background_worker;
+};
 
 /* Opaque state of one pg_background_result call, see result.c. */
 typedef struct pgbg_result_state pgbg_result_state;
 
 /* pg_background.c */
 extern PGDLLIMPORT bool pgbg_text_transfer;
+extern PGDLLIMPORT int pgbg_max_workers;
+extern PGDLLIMPORT int pgbg_default_queue_size;
+extern PGDLLIMPORT int pgbg_worker_timeout;
 
 /* launch.c */
-extern int32 pgbg_launch(const char *sql, Size sql_len, int32 queue_size);
+extern PGDLLIMPORT uint64 pgbg_worker_table_changes;
+extern pg_background_record *pgbg_launch(const char *sql, Size sql_len,
+										 int32 queue_size, bool discard);
 extern pg_background_worker *pgbg_find_worker(int32 pid);
 extern void pgbg_forget_worker(pg_background_worker *worker, bool finished);
 extern void pgbg_error_not_attached(int32 pid) pg_attribute_noreturn();
 
+/* registry.c */
+extern pg_background_record *pgbg_record_create(int32 pid, const char *sql,
+												Size sql_len,
+												pg_background_fixed *fixed,
+												BackgroundWorkerHandle *handle);
+extern void pgbg_record_released(pg_background_record *record,
+								 bool finished);
+extern void pgbg_refresh_records(void);
+extern pg_background_record *pgbg_lookup_handle(int32 pid, int64 cookie);
+extern void pgbg_check_session_limit(void);
+extern void pgbg_cancel_record(pg_background_record *record);
+extern bool pgbg_wait_record(pg_background_record *record, int timeout_ms);
+extern bool pgbg_wait_for_exiting(void);
+extern List *pgbg_records(void);
+extern void pgbg_stats(int64 *launched, int64 *completed, int64 *failed,
+					   int64 *canceled, int64 *active, double *avg_ms);
+extern const char *pgbg_state_name(pgbg_state state);
+
 /* result.c */
+extern void pgbg_result_materialize(FunctionCallInfo fcinfo, int32 pid);
+extern void pgbg_error_discarded(int32 pid) pg_attribute_noreturn();
 extern pgbg_result_state *pgbg_result_begin(int32 pid, TupleDesc tupdesc,
 											ExprContext *econtext);
 extern void pgbg_result_read(pgbg_result_state *state,
@@ -116,7 +209,7 @@ extern void pgbg_result_end(pgbg_result_state *state);
 
 /* output.c */
 extern void pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh,
-								 Size queue_size);
+								 pg_background_fixed *fixed);
 extern DestReceiver *pgbg_create_receiver(Portal portal);
 
 /* settings.c */

@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
 /*
  * How a column of the worker's rows becomes a value of ours.
@@ -72,7 +73,12 @@ struct pgbg_result_state
 	int16	   *remote_typlen;	/* for images */
 	bool	   *remote_typbyval;
 	FmgrInfo   *remote_outfuncs;	/* for COLUMN_IMAGE_CONVERT */
-	MemoryContext row_context;	/* reset for every row */
+	bool		all_images;		/* every column is COLUMN_IMAGE: rows need
+								 * no memory of their own */
+	MemoryContext row_context;	/* reset for every row that used it */
+	bool		row_context_used;
+	uint64		table_changes;	/* pgbg_worker_table_changes when our
+								 * entry was last checked */
 
 	/* The queue message being consumed: a batch of frames */
 	const char *batch;
@@ -113,6 +119,73 @@ static void result_shutdown(Datum arg);
 static void mismatch_error(const char *detail_fmt,...) pg_attribute_printf(1, 2);
 
 /*
+ * pgbg_result_materialize
+ *
+ * The body of pg_background_result and pg_background_result_v2: return the
+ * worker's rows as described by the call's column definition list.  A
+ * set-returning function in FROM has its rows collected into a tuplestore
+ * by the executor whichever way it returns them, so we fill the tuplestore
+ * ourselves (materialize mode): each row is formed once, straight from the
+ * received values, and the worker's output is consumed at the pace it
+ * arrives.
+ */
+void
+pgbg_result_materialize(FunctionCallInfo fcinfo, int32 pid)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	pgbg_result_state *state;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcontext;
+	TupleDesc	tupdesc;
+
+	/* Check the call before consuming anything */
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record"),
+				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set"),
+				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
+
+	/* The tuplestore and its descriptor live as long as the query */
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	tupstore = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+									 false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+
+	/* So does our state: the executor's shutdown callback may look at it */
+	state = pgbg_result_begin(pid, tupdesc, rsinfo->econtext);
+	MemoryContextSwitchTo(oldcontext);
+
+	pgbg_result_read(state, tupstore);
+	pgbg_result_end(state);
+}
+
+/*
+ * pgbg_error_discarded
+ *
+ * The results of a submitted worker cannot be read.
+ */
+void
+pgbg_error_discarded(int32 pid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("the results of background worker with PID %d are discarded",
+					pid),
+			 errdetail("It was started by pg_background_submit_v2."),
+			 errhint("Start it with pg_background_launch_v2 to read its results.")));
+	pg_unreachable();
+}
+
+/*
  * pgbg_result_begin
  *
  * Claim the worker's output for one pg_background_result call and prepare
@@ -129,6 +202,8 @@ pgbg_result_begin(int32 pid, TupleDesc tupdesc, ExprContext *econtext)
 	worker = pgbg_find_worker(pid);
 	if (worker == NULL || worker->reading)
 		pgbg_error_not_attached(pid);
+	if (worker->record->discard)
+		pgbg_error_discarded(pid);
 
 	state = palloc0(sizeof(pgbg_result_state));
 	state->pid = pid;
@@ -206,7 +281,11 @@ pgbg_result_read(pgbg_result_state *state, Tuplestorestate *tupstore)
 static bool
 next_row(pgbg_result_state *state)
 {
-	MemoryContextReset(state->row_context);
+	if (state->row_context_used)
+	{
+		MemoryContextReset(state->row_context);
+		state->row_context_used = false;
+	}
 
 	for (;;)
 	{
@@ -220,6 +299,7 @@ next_row(pgbg_result_state *state)
 		{
 			if (state->next_tag == NULL)
 				return false;
+			state->row_context_used = true;
 			oldcontext = MemoryContextSwitchTo(state->row_context);
 			build_tag_row(state, lfirst(state->next_tag));
 			MemoryContextSwitchTo(oldcontext);
@@ -244,6 +324,13 @@ next_row(pgbg_result_state *state)
 			case PGBG_MSG_DATA_ROW:
 				if (!state->in_result_set)
 					elog(ERROR, "data row without row description from background worker");
+				if (state->all_images)
+				{
+					/* Nothing is allocated: values point into our buffer */
+					build_row(state, body, len);
+					return true;
+				}
+				state->row_context_used = true;
 				oldcontext = MemoryContextSwitchTo(state->row_context);
 				build_row(state, body, len);
 				MemoryContextSwitchTo(oldcontext);
@@ -270,6 +357,7 @@ next_row(pgbg_result_state *state)
 
 			case PGBG_MSG_ERROR_RESPONSE:
 			case PGBG_MSG_NOTICE_RESPONSE:
+				state->row_context_used = true;
 				oldcontext = MemoryContextSwitchTo(state->row_context);
 				relay_error_or_notice(state, body, len);
 				MemoryContextSwitchTo(oldcontext);
@@ -337,7 +425,7 @@ next_frame(pgbg_result_state *state, char *msgtype, const char **body,
 		state->batch_len = nbytes;
 		state->batch_pos = 0;
 	}
-	else
+	else if (state->table_changes != pgbg_worker_table_changes)
 		(void) current_worker(state);
 
 	if (state->batch_len - state->batch_pos < PGBG_FRAME_HEADER_SIZE)
@@ -398,15 +486,17 @@ receive_batch(pgbg_result_state *state, shm_mq_handle *mqh, Size *nbytes,
 /*
  * current_worker
  *
- * Our table entry, checked on every use: the batch lives in the worker's
- * segment, so nothing may be read once the entry is gone (for instance if
- * the same query also detached the worker).
+ * Our table entry, checked on every batch and whenever the table has lost
+ * an entry since: the batch lives in the worker's segment, so nothing may
+ * be read once the entry is gone (for instance if the same query also
+ * detached the worker).
  */
 static pg_background_worker *
 current_worker(pgbg_result_state *state)
 {
 	pg_background_worker *worker = pgbg_find_worker(state->pid);
 
+	state->table_changes = pgbg_worker_table_changes;
 	if (state->finished || worker == NULL || worker != state->worker ||
 		!worker->reading)
 	{
@@ -437,6 +527,7 @@ check_row_description(pgbg_result_state *state, const char *body,
 	msg.cursor = 0;
 
 	natts = pq_getmsgint(&msg, 2);
+	state->all_images = true;
 	if (natts != state->natts)
 		mismatch_error("The query returns %d column(s), but the column definition list has %d.",
 					   natts, state->natts);
@@ -487,6 +578,9 @@ check_row_description(pgbg_result_state *state, const char *body,
 				state->modes[i] = COLUMN_IMAGE_CONVERT;
 			}
 		}
+		/* A NULL goes through a non-strict input function (domain_in) */
+		if (state->modes[i] != COLUMN_IMAGE || !state->infuncs[i].fn_strict)
+			state->all_images = false;
 	}
 }
 

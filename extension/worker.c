@@ -44,9 +44,15 @@
 /* Is a transaction command open?  (exec_simple_query's xact_started) */
 static bool xact_started = false;
 
+/* Has pg_background.worker_timeout expired? */
+static volatile sig_atomic_t worker_timed_out = false;
+
 static void restore_session_state(pg_background_fixed *fixed,
 								  const char *settings);
 static void execute_sql_string(const char *sql);
+static void run_within_timeout(const char *sql, int timeout_ms,
+							   TimestampTz launched_at);
+static void worker_timeout_handler(void);
 static void check_statement_allowed(Node *stmt);
 static void start_xact_command(void);
 static void finish_xact_command(void);
@@ -102,7 +108,7 @@ pg_background_worker_main(Datum main_arg)
 	fixed->worker_pid = MyProcPid;
 	shm_mq_set_sender(mq, MyProc);
 	mqh = shm_mq_attach(mq, seg, NULL);
-	pgbg_redirect_output(seg, mqh, (Size) fixed->queue_size);
+	pgbg_redirect_output(seg, mqh, fixed);
 
 	/* Connect to the caller's database as the authenticated user */
 	BackgroundWorkerInitializeConnectionByOid(fixed->database_id,
@@ -120,7 +126,7 @@ pg_background_worker_main(Datum main_arg)
 
 	pgstat_report_activity(STATE_RUNNING, sql);
 	debug_query_string = sql;
-	execute_sql_string(sql);
+	run_within_timeout(sql, fixed->worker_timeout_ms, fixed->launched_at);
 	debug_query_string = NULL;
 	pgstat_report_activity(STATE_IDLE, NULL);
 
@@ -170,6 +176,69 @@ restore_session_state(pg_background_fixed *fixed, const char *settings)
 
 	/* The caller's statement_timeout now applies */
 	enable_statement_timeout();
+}
+
+/*
+ * run_within_timeout
+ *
+ * Run the statements; with pg_background.worker_timeout set, cancel them
+ * once that long has passed since the launch began (a worker blocked on a
+ * full queue is cancelled too).  The cancel is served like any query
+ * cancel (the transaction rolls back); its error says why.
+ */
+static void
+run_within_timeout(const char *sql, int timeout_ms, TimestampTz launched_at)
+{
+	TimeoutId	timeout_id;
+
+	if (timeout_ms <= 0)
+	{
+		execute_sql_string(sql);
+		return;
+	}
+
+	timeout_id = RegisterTimeout(USER_TIMEOUT, worker_timeout_handler);
+	enable_timeout_at(timeout_id,
+					  TimestampTzPlusMilliseconds(launched_at, timeout_ms));
+
+	PG_TRY();
+	{
+		execute_sql_string(sql);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		if (!worker_timed_out)
+			PG_RE_THROW();
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		edata->message = psprintf("canceling background worker because it exceeded pg_background.worker_timeout (%d ms)",
+								  timeout_ms);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	disable_timeout(timeout_id, false);
+}
+
+/*
+ * worker_timeout_handler
+ *
+ * pg_background.worker_timeout expired: ask for a query cancel, served at
+ * the next interrupt check.
+ */
+static void
+worker_timeout_handler(void)
+{
+	worker_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
 }
 
 /*

@@ -5,12 +5,14 @@ CREATE EXTENSION pg_background;
 
 -- The functions are not executable by PUBLIC, only through the role
 SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = 'pgbackground_role';
+CREATE VIEW pgbg_privileges AS
 SELECT p.proname,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec,
        has_function_privilege('pgbackground_role', p.oid, 'EXECUTE') AS role_exec
 FROM pg_proc p
 WHERE p.proname LIKE 'pg\_background\_%'
 ORDER BY 1;
+SELECT * FROM pgbg_privileges;
 
 -- The role survives DROP EXTENSION, and a new CREATE EXTENSION reuses it
 DROP EXTENSION pg_background;
@@ -77,6 +79,29 @@ BEGIN
             RETURN false;
         END IF;
         PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$;
+
+-- Evaluate an expression that launches a worker, retrying for up to 60
+-- seconds while no worker slot (53000) or session slot (54000) is free;
+-- returns its value as text
+CREATE FUNCTION pgbg_launch_retry(expr text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + interval '60 seconds';
+    result text;
+BEGIN
+    LOOP
+        BEGIN
+            EXECUTE 'SELECT (' || expr || ')::text' INTO result;
+            RETURN result;
+        EXCEPTION WHEN insufficient_resources OR program_limit_exceeded THEN
+            IF clock_timestamp() > deadline THEN
+                RAISE;
+            END IF;
+            PERFORM pg_sleep(0.01);
+        END;
     END LOOP;
 END
 $$;

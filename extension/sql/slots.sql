@@ -10,6 +10,11 @@ SELECT cardinality(:'pids'::int[]) >= slots AS all_slots_taken FROM pgbg_capacit
 -- The error a course lab relies on, word for word
 SELECT pg_background_launch('SELECT 1');
 SELECT pgbg_try($$SELECT pg_background_launch('SELECT 1')$$);
+-- The second interface says the same, and its records count no failed launch
+SELECT pgbg_try($$SELECT pg_background_launch_v2('SELECT 1')$$);
+SELECT pgbg_try($$SELECT pg_background_submit_v2('SELECT 1')$$);
+SELECT workers_launched = cardinality(:'pids'::int[]) AS only_started_ones_counted
+FROM pg_background_stats_v2();
 -- The failed launches left no segment behind: one mapping per running worker
 -- (none if the segments come from min_dynamic_shared_memory, which is part
 -- of the main shared memory, or if /proc is not there)

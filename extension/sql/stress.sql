@@ -16,7 +16,6 @@ DECLARE
     v int;
     ok int := 0;
     kinds int[] := '{0,0,0}';
-    deadline timestamptz;
 BEGIN
     PERFORM setseed(0.25);
     FOR i IN 1..n LOOP
@@ -24,22 +23,11 @@ BEGIN
         kinds[kind + 1] := kinds[kind + 1] + 1;
 
         -- Detached workers may still hold every slot: retry for a while
-        deadline := clock_timestamp() + interval '60 seconds';
-        LOOP
-            BEGIN
-                p := pg_background_launch(CASE kind
-                    WHEN 0 THEN format('SELECT %s', i)
-                    WHEN 1 THEN format('SELECT %s / 0', i)
-                    ELSE format('INSERT INTO pgbg_stress_log VALUES (%s)', i)
-                END);
-                EXIT;
-            EXCEPTION WHEN insufficient_resources THEN
-                IF clock_timestamp() > deadline THEN
-                    RAISE;
-                END IF;
-                PERFORM pg_sleep(0.01);
-            END;
-        END LOOP;
+        p := pgbg_launch_retry(format('pg_background_launch(%L)', CASE kind
+            WHEN 0 THEN format('SELECT %s', i)
+            WHEN 1 THEN format('SELECT %s / 0', i)
+            ELSE format('INSERT INTO pgbg_stress_log VALUES (%s)', i)
+        END))::int;
 
         IF kind = 0 THEN
             SELECT x INTO v FROM pg_background_result(p) AS (x int);
