@@ -27,6 +27,16 @@
 #include "utils/tuplestore.h"
 
 /*
+ * The wait event a reader reports while it polls the result queue: PostgreSQL 17
+ * generates the wait event names and gave this one its long name.
+ */
+#if PG_VERSION_NUM >= 170000
+#define PGBG_WAIT_EVENT_MQ_RECEIVE		WAIT_EVENT_MESSAGE_QUEUE_RECEIVE
+#else
+#define PGBG_WAIT_EVENT_MQ_RECEIVE		WAIT_EVENT_MQ_RECEIVE
+#endif
+
+/*
  * Magic number identifying our dynamic shared memory segments ("PGB2"; the
  * layout of pg_background_fixed changed in version 1.1, so a worker started
  * from a library of the other layout refuses the segment).

@@ -469,7 +469,7 @@ receive_batch(pgbg_result_state *state, shm_mq_handle *mqh, Size *nbytes,
 	{
 		for (i = 0; i < PGBG_POLL_TRIES; i++)
 		{
-			pgstat_report_wait_start(WAIT_EVENT_MQ_RECEIVE);
+			pgstat_report_wait_start(PGBG_WAIT_EVENT_MQ_RECEIVE);
 			pg_usleep(PGBG_POLL_INTERVAL_US);
 			pgstat_report_wait_end();
 			CHECK_FOR_INTERRUPTS();
