@@ -2,7 +2,7 @@
 LABS := target/release/labs
 PG_CONFIG ?= pg_config
 
-.PHONY: setup build demo test cargo-test lint fmt-check installcheck dev-check bench
+.PHONY: setup build demo test cargo-test lint fmt-check installcheck compat-check dev-check bench
 
 setup:
 	@scripts/setup
@@ -19,7 +19,7 @@ demo: setup
 		$(LABS) check $$n --answer $$lab/solution.sql || exit 1; \
 	done
 
-test: setup cargo-test lint fmt-check installcheck dev-check
+test: setup cargo-test lint fmt-check installcheck compat-check dev-check
 
 cargo-test:
 	@cargo test --locked
@@ -32,6 +32,10 @@ fmt-check:
 
 installcheck: setup
 	@eval "$$($(LABS) server env)" && $(MAKE) -s -C extension installcheck PG_CONFIG=$(PG_CONFIG)
+
+# The extension compiles against PostgreSQL 17's headers too (fetched from Debian's archive).
+compat-check:
+	@scripts/compat-check 17
 
 # Every reference solution passes, every starter fails, every wrong answer fails exactly the
 # checks its header names.
