@@ -68,6 +68,8 @@ impl Live {
         let mut admin = lab.connect("postgres")?;
         admin.batch_execute(&format!("CREATE DATABASE {BOOK_DB}"))?;
         admin.batch_execute(&format!("CREATE DATABASE {BOOK_SUB_DB}"))?;
+        lab.connect(BOOK_DB)?
+            .batch_execute("CREATE EXTENSION pg_background; CREATE EXTENSION dblink;")?;
         let mut literals = vec![
             (lab.password.clone(), "<пароль>".to_string()),
             (format!("port={}", lab.port), "port=<порт>".to_string()),
