@@ -326,7 +326,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?));
         }
         Command::Book(BookCommand::Links { html }) => {
-            return Ok(verdict(book::report("broken links", book::links::check(&html)?)));
+            return Ok(verdict(book::report(
+                "broken links",
+                book::links::check(&html)?,
+            )));
         }
         Command::Book(BookCommand::Look {
             html,

@@ -20,7 +20,10 @@ pub struct Table {
 /// Whether psql right-aligns values of this type: the numeric ones (int2, int4, int8, float4,
 /// float8, numeric, oid, xid, xid8, cid, money), as `column_type_alignment` in psql's print.c.
 pub fn right_aligned(type_oid: u32) -> bool {
-    matches!(type_oid, 20 | 21 | 23 | 26 | 28 | 29 | 700 | 701 | 790 | 1700 | 5069)
+    matches!(
+        type_oid,
+        20 | 21 | 23 | 26 | 28 | 29 | 700 | 701 | 790 | 1700 | 5069
+    )
 }
 
 impl Table {
@@ -49,9 +52,11 @@ impl Table {
                 }
                 SimpleQueryMessage::Row(row) => {
                     if let Some(table) = current.as_mut() {
-                        table
-                            .rows
-                            .push((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect());
+                        table.rows.push(
+                            (0..row.len())
+                                .map(|i| row.get(i).map(str::to_string))
+                                .collect(),
+                        );
                     }
                 }
                 SimpleQueryMessage::CommandComplete(_) => tables.extend(current.take()),

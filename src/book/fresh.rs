@@ -96,8 +96,8 @@ impl Fresh {
         let before = fs::read_to_string(&log).unwrap_or_default().len();
         server::stop(&self.home)?;
         self.running = false;
-        let text = fs::read_to_string(&log)
-            .with_context(|| format!("cannot read `{}`", log.display()))?;
+        let text =
+            fs::read_to_string(&log).with_context(|| format!("cannot read `{}`", log.display()))?;
         Ok(select_shutdown(&text[before..]))
     }
 
@@ -121,7 +121,9 @@ fn select_shutdown(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.contains("shutdown request"))
-        .filter(|l| l.contains(" LOG: ") || l.ends_with("DEBUG:  exit(0)") || l.ends_with("DEBUG:  exit(1)"))
+        .filter(|l| {
+            l.contains(" LOG: ") || l.ends_with("DEBUG:  exit(0)") || l.ends_with("DEBUG:  exit(1)")
+        })
         .collect();
     // The group signalled at once: between "aborting any active transactions" and the
     // checkpointer's "shutting down".

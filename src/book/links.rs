@@ -20,19 +20,25 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
     let mut ids: BTreeMap<PathBuf, BTreeSet<String>> = BTreeMap::new();
     let mut texts = BTreeMap::new();
     for file in &files {
-        let text =
-            fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+        let text = fs::read_to_string(file)
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
         ids.insert(
             file.clone(),
-            id.captures_iter(&text)
-                .map(|c| unescape(&c[1]))
-                .collect(),
+            id.captures_iter(&text).map(|c| unescape(&c[1])).collect(),
         );
         texts.insert(file.clone(), text);
     }
+    let base_tag = Regex::new(r#"<base href="([^"]*)"\s*/?>"#).expect("a valid pattern");
     let mut broken = Vec::new();
     for (file, text) in &texts {
-        for link in href.captures_iter(text).map(|c| unescape(&c[1])) {
+        // A `<base href>` (mdBook's 404 page has one, the site's root) is where relative links
+        // start from; links starting with `/` start from the book's root.
+        let base = match base_tag.captures(text) {
+            Some(c) => dir.join(c[1].trim_start_matches('/')),
+            None => file.parent().expect("a file has a folder").to_path_buf(),
+        };
+        let text = base_tag.replace_all(text, "");
+        for link in href.captures_iter(&text).map(|c| unescape(&c[1])) {
             if link.is_empty()
                 || link == "#"
                 || link.starts_with("//")
@@ -50,7 +56,10 @@ pub fn check(dir: &Path) -> Result<Vec<String>> {
             let target = if path.is_empty() {
                 file.clone()
             } else {
-                let joined = file.parent().expect("a file has a folder").join(decode(path));
+                let joined = match path.strip_prefix('/') {
+                    Some(rooted) => dir.join(decode(rooted)),
+                    None => base.join(decode(path)),
+                };
                 let joined = if path.ends_with('/') {
                     joined.join("index.html")
                 } else {
@@ -152,7 +161,10 @@ mod tests {
         fs::write(dir.path().join("b.html"), r#"<p id="два"></p>"#).unwrap();
         let broken = check(dir.path()).unwrap();
         assert_eq!(broken.len(), 2, "{broken:?}");
-        assert!(broken[0].contains("три") && broken[1].contains("c.html"), "{broken:?}");
+        assert!(
+            broken[0].contains("три") && broken[1].contains("c.html"),
+            "{broken:?}"
+        );
         assert_eq!(decode("%D0%B0b"), "аb");
     }
 }

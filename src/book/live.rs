@@ -127,12 +127,12 @@ impl Live {
     fn fresh(&mut self) -> Result<&mut Fresh> {
         if self.fresh.is_none() {
             let fresh = Fresh::start(&self.options)?;
-            self.literals.push((
-                format!("port={}", fresh.server.port),
-                "port=<порт>".into(),
-            ));
             self.literals
-                .push((fresh.data_dir().display().to_string(), "<каталог данных>".into()));
+                .push((format!("port={}", fresh.server.port), "port=<порт>".into()));
+            self.literals.push((
+                fresh.data_dir().display().to_string(),
+                "<каталог данных>".into(),
+            ));
             self.fresh = Some(fresh);
         }
         Ok(self.fresh.as_mut().expect("just started"))
@@ -359,8 +359,10 @@ impl Live {
             .context("the book's log blocks need a lab server with a log file (native backend)")?;
         let until = Instant::now() + Duration::from_secs(5);
         loop {
-            let text = fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-            let new = String::from_utf8_lossy(&text[(start as usize).min(text.len())..]).into_owned();
+            let text =
+                fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            let new =
+                String::from_utf8_lossy(&text[(start as usize).min(text.len())..]).into_owned();
             let lines: Vec<String> = new
                 .lines()
                 .filter(|l| pattern.is_match(l))

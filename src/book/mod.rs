@@ -2,8 +2,8 @@
 //! with every example run on a live server, written to book/src/ or compared with it.
 
 mod fresh;
-mod live;
 pub mod links;
+mod live;
 pub mod look;
 mod scrub;
 
@@ -118,7 +118,9 @@ pub fn render_cmd(
     if check {
         let differ = differences(paths, &pages)?;
         if !differ.is_empty() {
-            eprintln!("labs: the committed book differs from a fresh render (run `labs book render`):");
+            eprintln!(
+                "labs: the committed book differs from a fresh render (run `labs book render`):"
+            );
         }
         eprintln!("labs: rendered {} pages in {took:.1} s", pages.len());
         return Ok(report("differences", differ));
@@ -185,10 +187,7 @@ pub fn differences(paths: &Paths, pages: &BTreeMap<PathBuf, String>) -> Result<V
     }
     for old in files_under(&src)? {
         if !pages.contains_key(&old) {
-            differ.push(format!(
-                "book/src/{} is made by no template",
-                old.display()
-            ));
+            differ.push(format!("book/src/{} is made by no template", old.display()));
         }
     }
     Ok(differ)
@@ -262,7 +261,9 @@ fn show_from(kwargs: &Kwargs) -> Result<Show, Error> {
             .transpose()
     };
     Ok(Show {
-        mask: kwargs.get::<Option<Vec<String>>>("mask")?.unwrap_or_default(),
+        mask: kwargs
+            .get::<Option<Vec<String>>>("mask")?
+            .unwrap_or_default(),
         fails: kwargs.get::<Option<bool>>("fails")?.unwrap_or(false),
         notices: regex("notices")?,
         gset: kwargs.get::<Option<bool>>("gset")?.unwrap_or(false),

@@ -89,7 +89,10 @@ mod tests {
         );
         assert_eq!(scrub("lsn 0/1A2B3C4", &[]), "lsn <lsn>");
         assert_eq!(
-            scrub("host=/x/run port=5433", &[("/x/run".into(), "<сокет>".into())]),
+            scrub(
+                "host=/x/run port=5433",
+                &[("/x/run".into(), "<сокет>".into())]
+            ),
             "host=<сокет> port=5433"
         );
         assert_eq!(numbers("wrote 3 buffers (0.0%)"), "wrote N buffers (N%)");
