@@ -54,7 +54,7 @@ mdbook:
 
 # The workbook's HTML in book/build/; any warning of mdBook fails the build.
 book: mdbook
-	@$(MDBOOK) build book 2> target/mdbook.log || { cat target/mdbook.log; exit 1; }
+	@mkdir -p target && $(MDBOOK) build book 2> target/mdbook.log || { cat target/mdbook.log; exit 1; }
 	@if grep -E "WARN|ERROR" target/mdbook.log; then echo "mdbook build gave warnings" >&2; exit 1; fi
 
 serve: mdbook
