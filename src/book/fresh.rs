@@ -192,3 +192,46 @@ fn command_line(pid: u32) -> String {
         _ => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines of a real debug3 fast shutdown of PostgreSQL 15, shortened.
+    const LOG: &str = "\
+2026-11-24 00:29:50.570 UTC [15857] postmaster LOG:  received fast shutdown request
+2026-11-24 00:29:50.570 UTC [15857] postmaster LOG:  aborting any active transactions
+2026-11-24 00:29:50.570 UTC [15860] background writer DEBUG:  exit(0)
+2026-11-24 00:29:50.573 UTC [15864] logical replication launcher DEBUG:  exit(1)
+2026-11-24 00:29:50.574 UTC [15862] walwriter DEBUG:  exit(0)
+2026-11-24 00:29:50.574 UTC [15862] walwriter DEBUG:  proc_exit(-1): 0 callbacks to make
+2026-11-24 00:29:50.576 UTC [15863] autovacuum launcher DEBUG:  exit(0)
+2026-11-24 00:29:50.586 UTC [15857] postmaster LOG:  background worker \"logical replication launcher\" (PID 15864) exited with exit code 1
+2026-11-24 00:29:50.594 UTC [15859] checkpointer LOG:  shutting down
+2026-11-24 00:29:50.594 UTC [15859] checkpointer LOG:  checkpoint starting: shutdown immediate
+2026-11-24 00:29:50.595 UTC [15859] checkpointer LOG:  checkpoint complete: wrote 3 buffers (0.0%); write=0.001 s
+2026-11-24 00:29:50.595 UTC [15859] checkpointer DEBUG:  exit(0)
+2026-11-24 00:29:50.600 UTC [15857] postmaster LOG:  database system is shut down
+2026-11-24 00:29:50.600 UTC [15857] postmaster DEBUG:  exit(0)
+";
+
+    #[test]
+    fn the_shutdown_log_is_selected_and_ordered() {
+        assert_eq!(
+            select_shutdown(LOG),
+            "postmaster LOG:  received fast shutdown request\n\
+             postmaster LOG:  aborting any active transactions\n\
+             autovacuum launcher DEBUG:  exit(0)\n\
+             background writer DEBUG:  exit(0)\n\
+             logical replication launcher DEBUG:  exit(1)\n\
+             walwriter DEBUG:  exit(0)\n\
+             postmaster LOG:  background worker \"logical replication launcher\" (PID <pid>) exited with exit code 1\n\
+             checkpointer LOG:  shutting down\n\
+             checkpointer LOG:  checkpoint starting: shutdown immediate\n\
+             checkpointer LOG:  checkpoint complete: wrote N buffers (N%); write=N s\n\
+             checkpointer DEBUG:  exit(0)\n\
+             postmaster LOG:  database system is shut down\n\
+             postmaster DEBUG:  exit(0)\n"
+        );
+    }
+}

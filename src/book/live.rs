@@ -174,28 +174,9 @@ impl Live {
         Ok(self.sessions.get_mut(&name).expect("just opened"))
     }
 
-    /// `:name` and `:'name'` replaced by the variables' values, as psql does.
-    fn substitute(&self, sql: &str) -> String {
-        static VAR: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-        let re = VAR.get_or_init(|| {
-            Regex::new(r"(^|[^:]):('?)([a-z_][a-z0-9_]*)('?)").expect("a valid pattern")
-        });
-        re.replace_all(sql, |c: &regex::Captures| {
-            let name = &c[3];
-            match self.vars.get(name) {
-                Some(value) if c[2] == c[4] && c[2].is_empty() => format!("{}{value}", &c[1]),
-                Some(value) if c[2] == c[4] => {
-                    format!("{}'{}'", &c[1], value.replace('\'', "''"))
-                }
-                _ => c[0].to_string(),
-            }
-        })
-        .into_owned()
-    }
-
     /// Runs one statement in the current session.
     fn run_one(&mut self, sql: &str) -> Result<Outcome> {
-        let sql = self.substitute(sql);
+        let sql = substitute(sql, &self.vars);
         let session = self.session()?;
         let types = match session.client.prepare(&sql) {
             Ok(statement) => statement
@@ -379,6 +360,21 @@ impl Live {
     }
 }
 
+/// `:name` and `:'name'` replaced by the variables' values (a literal for `:'name'`), as psql
+/// does; unknown names and `::` casts are left alone.
+fn substitute(sql: &str, vars: &BTreeMap<String, String>) -> String {
+    static VAR: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let re = VAR.get_or_init(|| {
+        Regex::new(r"(^|[^:]):('?)([a-z_][a-z0-9_]*)('?)").expect("a valid pattern")
+    });
+    re.replace_all(sql, |c: &regex::Captures| match vars.get(&c[3]) {
+        Some(value) if c[2] == c[4] && c[2].is_empty() => format!("{}{value}", &c[1]),
+        Some(value) if c[2] == c[4] => format!("{}'{}'", &c[1], value.replace('\'', "''")),
+        _ => c[0].to_string(),
+    })
+    .into_owned()
+}
+
 /// Drops the book's databases and roles of an earlier render, with their subscription and slot.
 fn drop_leftovers(lab: &Server) -> Result<()> {
     let mut admin = lab.connect("postgres")?;
@@ -462,4 +458,18 @@ fn format_error(db: &postgres::error::DbError) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psql_variables_are_substituted() {
+        let vars = BTreeMap::from([("pid".to_string(), "42".to_string())]);
+        assert_eq!(
+            substitute("SELECT :pid, :'pid', 1::int, :other", &vars),
+            "SELECT 42, '42', 1::int, :other"
+        );
+    }
 }
