@@ -31,6 +31,11 @@ impl Fresh {
         };
         let server = server::native::start(&home, &options)
             .context("cannot start the book's throwaway server")?;
+        // An autovacuum worker may start at any moment; a day's nap keeps the snapshots of the
+        // process tree stable (the page says so).
+        let mut client = server.connect("postgres")?;
+        client.batch_execute("ALTER SYSTEM SET autovacuum_naptime = '1d'")?;
+        client.batch_execute("SELECT pg_reload_conf()")?;
         Ok(Fresh {
             server,
             home,
