@@ -1,8 +1,14 @@
 # The entry points a person needs. `make demo` runs the main job, `make test` the tests.
 LABS := target/release/labs
 PG_CONFIG ?= pg_config
+# mdBook, pinned; installed with cargo into a project-local folder (LABS_TOOLS_DIR overrides it,
+# so that CI can keep one per machine).
+MDBOOK_VERSION := 0.5.4
+TOOLS_DIR ?= $(or $(LABS_TOOLS_DIR),tools)
+MDBOOK := $(TOOLS_DIR)/bin/mdbook
 
-.PHONY: setup build demo test cargo-test lint fmt-check installcheck compat-check dev-check bench
+.PHONY: setup build demo test cargo-test lint fmt-check installcheck compat-check dev-check bench \
+	book serve mdbook book-check
 
 setup:
 	@scripts/setup
@@ -19,7 +25,7 @@ demo: setup
 		$(LABS) check $$n --answer $$lab/solution.sql || exit 1; \
 	done
 
-test: setup cargo-test lint fmt-check installcheck compat-check dev-check
+test: setup cargo-test lint fmt-check installcheck compat-check dev-check book-check
 
 cargo-test:
 	@cargo test --locked
@@ -45,3 +51,25 @@ dev-check: setup
 bench: setup
 	@$(LABS) bench extension --out target/bench
 	@$(LABS) bench checks --out target/bench
+
+# mdBook at the pinned version, installed when missing or of another version.
+mdbook:
+	@test "$$($(MDBOOK) --version 2>/dev/null)" = "mdbook v$(MDBOOK_VERSION)" || \
+		cargo install --locked --quiet --version $(MDBOOK_VERSION) mdbook --root $(TOOLS_DIR)
+
+# The workbook's HTML in book/build/; any warning of mdBook fails the build.
+book: mdbook
+	@mkdir -p target && $(MDBOOK) build book 2> target/mdbook.log || { cat target/mdbook.log; exit 1; }
+	@if grep -E "WARN|ERROR" target/mdbook.log; then echo "mdbook build gave warnings" >&2; exit 1; fi
+
+serve: mdbook
+	@$(MDBOOK) serve book
+
+# The committed pages equal a fresh render on the lab server, the HTML builds without warnings,
+# every internal link resolves, and every part shows real outputs in headless Chromium.
+book-check: setup
+	@$(LABS) book render --check
+	@$(MAKE) -s book
+	@$(LABS) book links book/build
+	@command -v chromium >/dev/null 2>&1 || scripts/setup --chromium
+	@$(LABS) book look book/build --out target/book-look

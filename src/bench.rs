@@ -32,6 +32,10 @@ pub struct Target {
 #[derive(Debug, Serialize)]
 pub struct ExtensionReport {
     pub server_version: String,
+    /// The day of the run (UTC), as the server's clock says.
+    pub date: String,
+    /// The processor and the number of cores the run had, from /proc/cpuinfo.
+    pub machine: String,
     pub calls_per_round: i32,
     pub stream_rows: i32,
     pub rounds: usize,
@@ -173,6 +177,10 @@ pub fn extension(
     ];
     let report = ExtensionReport {
         server_version: admin.query_one("SHOW server_version", &[])?.get(0),
+        date: admin
+            .query_one("SELECT (now() AT TIME ZONE 'UTC')::date::text", &[])?
+            .get(0),
+        machine: machine(),
         calls_per_round: calls,
         stream_rows: rows,
         rounds,
@@ -232,6 +240,21 @@ fn write_json(out: &Path, name: &str, figures: &impl Serialize) -> Result<()> {
     let path = out.join(name);
     fs::write(&path, serde_json::to_string_pretty(figures)?)
         .with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+/// The processor model and the number of cores this process may use.
+fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{model}, {cores} cores")
 }
 
 /// A SQL string literal.

@@ -170,7 +170,7 @@ fn run_dataset(
 /// The server's background worker slots, as runs share them: every run holds this advisory
 /// lock shared, a run whose checks hold every slot holds it exclusively. Held by a connection of
 /// its own for the length of the run, released when it closes.
-struct SlotLock {
+pub struct SlotLock {
     _held_by: postgres::Client,
 }
 
@@ -178,7 +178,7 @@ struct SlotLock {
 const SLOT_LOCK_KEY: i64 = 0x7067_6267_736c_6f74;
 
 impl SlotLock {
-    fn take(server: &Server, exclusive: bool) -> Result<SlotLock> {
+    pub fn take(server: &Server, exclusive: bool) -> Result<SlotLock> {
         let mut client = server.connect("postgres")?;
         let (try_lock, lock) = if exclusive {
             ("pg_try_advisory_lock", "pg_advisory_lock")
@@ -235,7 +235,15 @@ fn run_check(
             Err(err) => step_failed(err, "проверочный запрос"),
         },
         Judge::Snapshot(sql) => match run.checker_sql(sql) {
-            Ok(messages) => judge_snapshot(lab, dataset, check, &messages, snapshots),
+            Ok(messages) => {
+                let types = run
+                    .checker
+                    .client
+                    .prepare(sql)
+                    .map(|s| s.columns().iter().map(|c| c.type_().oid()).collect())
+                    .unwrap_or_default();
+                judge_snapshot(lab, dataset, check, &messages, types, snapshots)
+            }
             Err(err) => step_failed(err, "запрос снимка"),
         },
         Judge::Scenario(name) => scenario::run(name, run),
@@ -266,9 +274,10 @@ fn judge_snapshot(
     dataset: &Dataset,
     check: &Check,
     messages: &[postgres::SimpleQueryMessage],
+    type_oids: Vec<u32>,
     snapshots: Snapshots,
 ) -> Outcome {
-    let have = snapshot::render(messages);
+    let have = snapshot::render(messages, type_oids);
     let path = snapshot::path(&lab.dir, &check.id, &dataset.name);
     if snapshots == Snapshots::Bless {
         let source = format!("labs/{}/lab.toml", lab.dir_name());

@@ -31,6 +31,11 @@ impl Home {
         Ok(Home { root })
     }
 
+    /// A home folder at `root`, for a server of the runner's own (the book's throwaway server).
+    pub fn at(root: PathBuf) -> Home {
+        Home { root }
+    }
+
     /// Creates the folder (readable and traversable by the server's user) when missing.
     pub fn create(&self) -> Result<()> {
         if !self.root.exists() {

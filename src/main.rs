@@ -2,6 +2,7 @@
 
 mod answer;
 mod bench;
+mod book;
 mod check_cmd;
 mod checks;
 mod dev;
@@ -16,6 +17,7 @@ mod server;
 mod server_cmd;
 mod session;
 mod snapshot;
+mod table;
 mod verdict;
 
 use clap::{Args, Parser, Subcommand};
@@ -89,6 +91,39 @@ enum Command {
     /// Run a benchmark and print its table (figures also go to `--out` as JSON).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The workbook: render its pages on the lab server, check the built HTML.
+    #[command(subcommand)]
+    Book(BookCommand),
+}
+
+#[derive(Subcommand)]
+enum BookCommand {
+    /// Render book/src/ from templates/book/, running every example on the lab server.
+    Render {
+        /// Write nothing; fail (naming the files) when book/src/ differs from a fresh render.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Check that every internal link and #anchor of the built HTML resolves.
+    Links {
+        /// The folder `mdbook build` wrote.
+        #[arg(default_value = "book/build")]
+        html: PathBuf,
+    },
+    /// Screenshot every part in headless Chromium and check that it shows real outputs.
+    Look {
+        /// The folder `mdbook build` wrote.
+        #[arg(default_value = "book/build")]
+        html: PathBuf,
+        /// Folder for the screenshots.
+        #[arg(long, default_value = "target/book-look")]
+        out: PathBuf,
+        /// The Chromium program.
+        #[arg(long, default_value = "chromium")]
+        chromium: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -280,6 +315,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let server = server::ensure_running(&home, &server.options())?;
             let report = bench::extension(&server, calls, rows, rounds, &out)?;
             bench::print_extension(&report);
+        }
+        Command::Book(BookCommand::Render { check, server }) => {
+            let labs = select(&Which::All)?;
+            let options = server.options();
+            let server = server::ensure_running(&home, &options)?;
+            let paths = book::Paths::of_project(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+            return Ok(verdict(book::render_cmd(
+                &server, &home, &options, &paths, &labs, check,
+            )?));
+        }
+        Command::Book(BookCommand::Links { html }) => {
+            return Ok(verdict(book::report(
+                "broken links",
+                book::links::check(&html)?,
+            )));
+        }
+        Command::Book(BookCommand::Look {
+            html,
+            out,
+            chromium,
+        }) => {
+            let problems = book::look::look(&chromium, &html, &out)?;
+            return Ok(verdict(book::report("problems", problems)));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,63 +1,18 @@
 //! Snapshot checks: query results rendered as text, stored beside the lab in insta's `.snap`
 //! format, and compared as a have/want diff.
 
+use crate::table::Table;
 use anyhow::{Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Renders the rows of a simple query as an aligned table, the way psql prints one.
-pub fn render(messages: &[postgres::SimpleQueryMessage]) -> String {
-    let mut columns: Vec<String> = Vec::new();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for message in messages {
-        if let postgres::SimpleQueryMessage::Row(row) = message {
-            if columns.is_empty() {
-                columns = row.columns().iter().map(|c| c.name().to_string()).collect();
-            }
-            rows.push(
-                (0..row.len())
-                    .map(|i| row.get(i).unwrap_or("NULL").to_string())
-                    .collect(),
-            );
-        }
-    }
-    let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!(" {c:<w$} "))
-            .collect::<Vec<_>>()
-            .join("|")
-            .trim_end()
-            .to_string()
-    };
-    let mut out = String::new();
-    out.push_str(&line(&columns));
-    out.push('\n');
-    out.push_str(
-        &widths
-            .iter()
-            .map(|w| "-".repeat(w + 2))
-            .collect::<Vec<_>>()
-            .join("+"),
-    );
-    out.push('\n');
-    for row in &rows {
-        out.push_str(&line(row));
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "({} {})\n",
-        rows.len(),
-        if rows.len() == 1 { "row" } else { "rows" }
-    ));
-    out
+/// Renders the rows of a snapshot query the way psql prints them (NULL shown as `NULL`, so the
+/// student sees it in a diff); `type_oids` are its columns' types, for psql's alignment.
+pub fn render(messages: &[postgres::SimpleQueryMessage], type_oids: Vec<u32>) -> String {
+    Table::from_messages(messages, &[type_oids])
+        .first()
+        .map(|table| table.render("NULL"))
+        .unwrap_or_default()
 }
 
 /// The file of the snapshot of check `id` on `dataset`.

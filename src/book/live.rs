@@ -1,0 +1,475 @@
+//! The live side of the book: sessions on the lab server (and on the throwaway one) in which the
+//! templates' SQL runs, and the Markdown blocks that show the statements and what they printed.
+
+use super::fresh::Fresh;
+use super::scrub;
+use crate::server::{Server, ServerOptions};
+use crate::table::Table;
+use anyhow::{bail, Context, Result};
+use postgres::{Client, NoTls};
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The database the book's examples run in, made afresh for every render.
+pub const BOOK_DB: &str = "labs_book";
+/// The second database, for the subscription of the logical replication example.
+pub const BOOK_SUB_DB: &str = "labs_book_sub";
+
+/// A session: its connection and the notices the server sent it since the last statement.
+struct Session {
+    client: Client,
+    notices: Arc<Mutex<Vec<String>>>,
+}
+
+/// What one statement gave: its tables, its notices, or its error.
+struct Outcome {
+    tables: Vec<Table>,
+    notices: Vec<String>,
+    error: Option<String>,
+}
+
+/// How a SQL block is shown.
+#[derive(Default)]
+pub struct Show {
+    /// Columns whose values change from run to run: shown as `<column>`.
+    pub mask: Vec<String>,
+    /// Whether the last statement must fail (its error is shown as psql shows it).
+    pub fails: bool,
+    /// Keep only the notices matching this pattern (VACUUM VERBOSE says a lot).
+    pub notices: Option<Regex>,
+    /// Store the single row's columns as variables, as psql's `\gset` does.
+    pub gset: bool,
+    /// Show the server log lines matching this pattern that the statements produced.
+    pub log: Option<Regex>,
+}
+
+/// Everything the templates' functions work with.
+pub struct Live {
+    lab: Server,
+    lab_log: Option<PathBuf>,
+    options: ServerOptions,
+    fresh: Option<Fresh>,
+    sessions: BTreeMap<String, Session>,
+    current: String,
+    /// psql-style variables set by `\gset`, substituted for `:name` and `:'name'`.
+    vars: BTreeMap<String, String>,
+    /// Literal strings of this machine (socket folder, ports) and the names that replace them.
+    literals: Vec<(String, String)>,
+}
+
+impl Live {
+    /// Prepares the book's databases on the lab server (dropping leftovers of an earlier run).
+    pub fn new(lab: &Server, lab_log: Option<PathBuf>, options: &ServerOptions) -> Result<Live> {
+        drop_leftovers(lab)?;
+        let mut admin = lab.connect("postgres")?;
+        admin.batch_execute(&format!("CREATE DATABASE {BOOK_DB}"))?;
+        admin.batch_execute(&format!("CREATE DATABASE {BOOK_SUB_DB}"))?;
+        lab.connect(BOOK_DB)?
+            .batch_execute("CREATE EXTENSION pg_background; CREATE EXTENSION dblink;")?;
+        let mut literals = vec![
+            (lab.password.clone(), "<пароль>".to_string()),
+            (format!("port={}", lab.port), "port=<порт>".to_string()),
+        ];
+        if let Some(dir) = &lab.socket_dir {
+            literals.push((dir.display().to_string(), "<сокет>".into()));
+        }
+        Ok(Live {
+            lab: lab.clone(),
+            lab_log,
+            options: options.clone(),
+            fresh: None,
+            sessions: BTreeMap::new(),
+            current: "main".into(),
+            vars: BTreeMap::new(),
+            literals,
+        })
+    }
+
+    /// Ends every session and drops what the book made on the lab server.
+    pub fn finish(mut self) -> Result<()> {
+        self.sessions.clear();
+        self.fresh = None;
+        drop_leftovers(&self.lab)
+    }
+
+    /// Ends every session of a page, so that the next page starts clean.
+    pub fn new_page(&mut self) {
+        self.sessions.clear();
+        self.current = "main".into();
+        self.vars.clear();
+    }
+
+    /// Makes `name` the session the next blocks run in: `main` and any other name are sessions
+    /// on the lab server in the book's database, `sub` one in the subscriber's database, and
+    /// `fresh` one on the throwaway server.
+    pub fn use_session(&mut self, name: &str) {
+        self.current = name.to_string();
+    }
+
+    /// The connection string of the book's database over the unix socket, for dblink and
+    /// CREATE SUBSCRIPTION.
+    pub fn conninfo(&self) -> String {
+        let host = self
+            .lab
+            .socket_dir
+            .as_ref()
+            .map_or(self.lab.host.clone(), |d| d.display().to_string());
+        format!(
+            "host={host} port={} user={} dbname={BOOK_DB}",
+            self.lab.port, self.lab.superuser
+        )
+    }
+
+    fn fresh(&mut self) -> Result<&mut Fresh> {
+        if self.fresh.is_none() {
+            let fresh = Fresh::start(&self.options)?;
+            self.literals
+                .push((format!("port={}", fresh.server.port), "port=<порт>".into()));
+            self.literals.push((
+                fresh.data_dir().display().to_string(),
+                "<каталог данных>".into(),
+            ));
+            self.fresh = Some(fresh);
+        }
+        Ok(self.fresh.as_mut().expect("just started"))
+    }
+
+    /// The process tree of the throwaway server.
+    pub fn process_tree(&mut self) -> Result<String> {
+        self.fresh()?.process_tree()
+    }
+
+    /// Stops the throwaway server and returns the log of its shutdown.
+    pub fn shutdown_log(&mut self) -> Result<String> {
+        self.sessions.remove("fresh");
+        self.fresh()?.shutdown_log()
+    }
+
+    fn session(&mut self) -> Result<&mut Session> {
+        let name = self.current.clone();
+        if !self.sessions.contains_key(&name) {
+            let mut config = match name.as_str() {
+                "fresh" => self.fresh()?.server.config("postgres"),
+                "sub" => self.lab.config(BOOK_SUB_DB),
+                _ => self.lab.config(BOOK_DB),
+            };
+            let notices = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&notices);
+            config.application_name("psql");
+            config.notice_callback(move |n| {
+                if let Ok(mut list) = sink.lock() {
+                    list.push(format_notice(&n));
+                }
+            });
+            let client = config
+                .connect(NoTls)
+                .with_context(|| format!("cannot open the book's session `{name}`"))?;
+            self.sessions
+                .insert(name.clone(), Session { client, notices });
+        }
+        Ok(self.sessions.get_mut(&name).expect("just opened"))
+    }
+
+    /// Runs one statement in the current session.
+    fn run_one(&mut self, sql: &str) -> Result<Outcome> {
+        let sql = substitute(sql, &self.vars);
+        let session = self.session()?;
+        let types = match session.client.prepare(&sql) {
+            Ok(statement) => statement
+                .columns()
+                .iter()
+                .map(|c| c.type_().oid())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let result = session.client.simple_query(&sql);
+        let notices = session
+            .notices
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        Ok(match result {
+            Ok(messages) => Outcome {
+                tables: Table::from_messages(&messages, &[types]),
+                notices,
+                error: None,
+            },
+            Err(err) => Outcome {
+                tables: Vec::new(),
+                notices,
+                error: Some(match err.as_db_error() {
+                    Some(db) => format_error(db),
+                    None => format!("ERROR:  {err}"),
+                }),
+            },
+        })
+    }
+
+    /// Runs the statements and returns the Markdown that shows them and what psql would print.
+    pub fn sql(&mut self, statements: &[String], show: &Show) -> Result<String> {
+        let log_start = self.log_len();
+        let mut printed = String::new();
+        for (i, statement) in statements.iter().enumerate() {
+            let last = i + 1 == statements.len();
+            let outcome = self.run_one(statement)?;
+            match (&outcome.error, show.fails && last) {
+                (Some(_), true) | (None, false) => {}
+                (Some(error), false) => {
+                    bail!("the book's statement failed:\n{statement}\n{error}")
+                }
+                (None, true) => bail!("the book's statement should fail but did not:\n{statement}"),
+            }
+            for notice in &outcome.notices {
+                if show.notices.as_ref().is_none_or(|re| re.is_match(notice)) {
+                    printed.push_str(notice);
+                    printed.push('\n');
+                }
+            }
+            for table in &outcome.tables {
+                if show.gset && last {
+                    self.gset(table)?;
+                    continue;
+                }
+                printed.push_str(&self.show_table(table, &show.mask).render(""));
+                printed.push('\n');
+            }
+            if let Some(error) = &outcome.error {
+                printed.push_str(error);
+            }
+        }
+        let mut shown: Vec<String> = statements.iter().map(|s| s.trim().to_string()).collect();
+        if let Some(last) = shown.last_mut() {
+            last.push_str(if show.gset { " \\gset" } else { ";" });
+        }
+        for s in shown.iter_mut().rev().skip(1) {
+            s.push(';');
+        }
+        let code = scrub::scrub(&shown.join("\n"), &self.literals);
+        let mut out = format!("```sql\n{code}\n```\n");
+        let printed = scrub::scrub(printed.trim_end(), &self.literals);
+        if !printed.is_empty() {
+            out.push_str(&format!("```text\n{printed}\n```\n"));
+        }
+        if let Some(pattern) = &show.log {
+            let lines = self.log_lines(log_start, pattern)?;
+            out.push_str(&format!(
+                "Журнал сервера:\n```text\n{}\n```\n",
+                lines.trim_end()
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The first value of the first row of a query run silently in the current session.
+    pub fn value(&mut self, sql: &str) -> Result<String> {
+        let outcome = self.run_one(sql)?;
+        if let Some(error) = outcome.error {
+            bail!("the book's query failed:\n{sql}\n{error}");
+        }
+        Ok(outcome
+            .tables
+            .first()
+            .and_then(|t| t.rows.first())
+            .and_then(|r| r.first().cloned().flatten())
+            .unwrap_or_default())
+    }
+
+    /// Runs a statement silently; fails when it fails.
+    pub fn run(&mut self, sql: &str) -> Result<()> {
+        self.value(sql).map(|_| ())
+    }
+
+    /// Polls a boolean query (every 20 ms, at most `seconds`) until it says true.
+    pub fn wait_until(&mut self, sql: &str, seconds: u64) -> Result<()> {
+        let until = Instant::now() + Duration::from_secs(seconds);
+        while Instant::now() < until {
+            if self.value(sql)? == "t" {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("waited {seconds} s in vain for: {sql}")
+    }
+
+    fn gset(&mut self, table: &Table) -> Result<()> {
+        let [row] = table.rows.as_slice() else {
+            bail!("\\gset needs exactly one row, got {}", table.rows.len());
+        };
+        for (column, value) in table.columns.iter().zip(row) {
+            self.vars
+                .insert(column.name.clone(), value.clone().unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// The table with its masked columns' values replaced and every value scrubbed.
+    fn show_table(&self, table: &Table, mask: &[String]) -> Table {
+        let mut shown = table.clone();
+        for (i, column) in table.columns.iter().enumerate() {
+            let masked = mask.contains(&column.name);
+            for row in &mut shown.rows {
+                if let Some(value) = row[i].as_mut() {
+                    *value = if masked {
+                        format!("<{}>", column.name)
+                    } else {
+                        scrub::scrub(value, &self.literals)
+                    };
+                }
+            }
+        }
+        shown
+    }
+
+    fn log_len(&self) -> u64 {
+        self.lab_log
+            .as_ref()
+            .and_then(|p| fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    }
+
+    /// The lab server's log lines written since `start` that match `pattern`, waiting (at most
+    /// 5 s) until there is one: the postmaster logs a worker's exit after the worker is gone.
+    fn log_lines(&self, start: u64, pattern: &Regex) -> Result<String> {
+        let path = self
+            .lab_log
+            .as_ref()
+            .context("the book's log blocks need a lab server with a log file (native backend)")?;
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text =
+                fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            let new =
+                String::from_utf8_lossy(&text[(start as usize).min(text.len())..]).into_owned();
+            let lines: Vec<String> = new
+                .lines()
+                .filter(|l| pattern.is_match(l))
+                .map(|l| scrub::scrub(l, &self.literals))
+                .collect();
+            if !lines.is_empty() || Instant::now() > until {
+                if lines.is_empty() {
+                    bail!("the server logged nothing matching `{pattern}`");
+                }
+                return Ok(lines.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// `:name` and `:'name'` replaced by the variables' values (a literal for `:'name'`), as psql
+/// does; unknown names and `::` casts are left alone.
+fn substitute(sql: &str, vars: &BTreeMap<String, String>) -> String {
+    static VAR: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    let re = VAR.get_or_init(|| {
+        Regex::new(r"(^|[^:]):('?)([a-z_][a-z0-9_]*)('?)").expect("a valid pattern")
+    });
+    re.replace_all(sql, |c: &regex::Captures| match vars.get(&c[3]) {
+        Some(value) if c[2] == c[4] && c[2].is_empty() => format!("{}{value}", &c[1]),
+        Some(value) if c[2] == c[4] => format!("{}'{}'", &c[1], value.replace('\'', "''")),
+        _ => c[0].to_string(),
+    })
+    .into_owned()
+}
+
+/// Drops the book's databases and roles of an earlier render, with their subscription and slot.
+fn drop_leftovers(lab: &Server) -> Result<()> {
+    let mut admin = lab.connect("postgres")?;
+    let has_sub = admin
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&BOOK_SUB_DB],
+        )?
+        .is_some();
+    if has_sub {
+        // A subscription keeps its database from being dropped: detach it from its slot first.
+        let mut sub = lab.connect(BOOK_SUB_DB)?;
+        for row in sub.query(
+            "SELECT subname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid \
+             WHERE d.datname = current_database()",
+            &[],
+        )? {
+            let name: String = row.get(0);
+            sub.batch_execute(&format!(
+                "ALTER SUBSCRIPTION {name} DISABLE; \
+                 ALTER SUBSCRIPTION {name} SET (slot_name = NONE); \
+                 DROP SUBSCRIPTION {name};"
+            ))?;
+        }
+    }
+    let until = Instant::now() + Duration::from_secs(10);
+    while admin
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'labs_book%' AND active",
+            &[],
+        )?
+        .get::<_, i64>(0)
+        > 0
+    {
+        if Instant::now() > until {
+            bail!("the book's replication slot stays active");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {BOOK_SUB_DB} WITH (FORCE)"),
+        format!("DROP DATABASE IF EXISTS {BOOK_DB} WITH (FORCE)"),
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+         WHERE slot_name LIKE 'labs_book%'"
+            .to_string(),
+        "DROP ROLE IF EXISTS labs_book_alice".to_string(),
+        "DROP ROLE IF EXISTS labs_book_bob".to_string(),
+    ] {
+        admin
+            .batch_execute(&statement)
+            .with_context(|| format!("cannot clean up after the book: {statement}"))?;
+    }
+    Ok(())
+}
+
+/// A notice as psql prints it: `NOTICE:  message`.
+fn format_notice(notice: &postgres::error::DbError) -> String {
+    let mut out = format!("{}:  {}", notice.severity(), notice.message());
+    if let Some(detail) = notice.detail() {
+        out.push_str(&format!("\nDETAIL:  {detail}"));
+    }
+    out
+}
+
+/// An error as psql prints it with `\set VERBOSITY verbose` (the SQLSTATE after the level),
+/// without the source location.
+fn format_error(db: &postgres::error::DbError) -> String {
+    let mut out = format!(
+        "{}:  {}: {}\n",
+        db.severity(),
+        db.code().code(),
+        db.message()
+    );
+    for (label, text) in [
+        ("DETAIL", db.detail()),
+        ("HINT", db.hint()),
+        ("CONTEXT", db.where_()),
+    ] {
+        if let Some(text) = text {
+            out.push_str(&format!("{label}:  {text}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psql_variables_are_substituted() {
+        let vars = BTreeMap::from([("pid".to_string(), "42".to_string())]);
+        assert_eq!(
+            substitute("SELECT :pid, :'pid', 1::int, :other", &vars),
+            "SELECT 42, '42', 1::int, :other"
+        );
+    }
+}

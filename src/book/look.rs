@@ -1,0 +1,115 @@
+//! A look at the built book in headless Chromium: a screenshot of every part's page, and its
+//! DOM checked for real outputs (psql tables) and for no template text left unrendered.
+
+use anyhow::{bail, Context, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What every part's page must show (besides a psql footer such as `(3 rows)`), and must not.
+const MUST: [&str; 1] = ["Вопросы для самопроверки"];
+const MUST_NOT: [&str; 4] = ["{{", "{%", "TODO", "PLACEHOLDER"];
+
+/// Opens every `part-*.html` of `html` in Chromium, writes `out/part-N.png`, and returns the
+/// problems found in the pages' DOM.
+pub fn look(chromium: &Path, html: &Path, out: &Path) -> Result<Vec<String>> {
+    fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let mut pages: Vec<PathBuf> = fs::read_dir(html)
+        .with_context(|| format!("cannot read `{}`: run `make book` first", html.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("part-"))
+                && p.extension().is_some_and(|e| e == "html")
+        })
+        .collect();
+    pages.sort();
+    if pages.is_empty() {
+        bail!(
+            "`{}` has no part-*.html: run `make book` first",
+            html.display()
+        );
+    }
+    let footer = regex::Regex::new(r"\(\d+ rows?\)").expect("a valid pattern");
+    let mut problems = Vec::new();
+    for page in &pages {
+        let page = fs::canonicalize(page)?;
+        let url = format!("file://{}", page.display());
+        let name = page
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let shot = out.join(format!("{name}.png"));
+        let profile = out.join(format!(".profile-{name}"));
+        let _ = fs::remove_dir_all(&profile);
+        chrome(
+            chromium,
+            &profile,
+            &[
+                &format!("--screenshot={}", shot.display()),
+                "--window-size=1280,1600",
+                "--hide-scrollbars",
+                &url,
+            ],
+        )?;
+        if !shot.exists() {
+            problems.push(format!("{name}: Chromium wrote no screenshot"));
+        }
+        let dom = chrome(chromium, &profile, &["--dump-dom", &url])?;
+        let _ = fs::remove_dir_all(&profile);
+        if !footer.is_match(&dom) {
+            problems.push(format!(
+                "{name}: the page shows no query output (no `(N rows)`)"
+            ));
+        }
+        for text in MUST {
+            if !dom.contains(text) {
+                problems.push(format!("{name}: the page does not show `{text}`"));
+            }
+        }
+        for text in MUST_NOT {
+            if dom.contains(text) {
+                problems.push(format!("{name}: the page shows `{text}`"));
+            }
+        }
+        if !dom.contains("<details") {
+            problems.push(format!(
+                "{name}: the answers are not folded away (<details>)"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Runs headless Chromium with a profile of its own and returns what it printed.
+fn chrome(chromium: &Path, profile: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=3000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .with_context(|| {
+            format!(
+                "cannot run `{}`; install Debian's `chromium` package",
+                chromium.display()
+            )
+        })?;
+    if !out.status.success() {
+        bail!(
+            "Chromium failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
