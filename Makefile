@@ -2,10 +2,14 @@
 LABS := target/release/labs
 PG_CONFIG ?= pg_config
 
-.PHONY: setup build demo test cargo-test lint fmt-check installcheck dev-check bench
+.PHONY: setup browser build demo test cargo-test lint fmt-check installcheck dev-check bench
 
 setup:
 	@scripts/setup
+
+# Headless Chromium for the test that opens the gradebook's report page.
+browser:
+	@scripts/setup --browser
 
 build:
 	@cargo build --release --locked --quiet
@@ -19,7 +23,7 @@ demo: setup
 		$(LABS) check $$n --answer $$lab/solution.sql || exit 1; \
 	done
 
-test: setup cargo-test lint fmt-check installcheck dev-check
+test: setup browser cargo-test lint fmt-check installcheck dev-check
 
 cargo-test:
 	@cargo test --locked
@@ -41,3 +45,4 @@ dev-check: setup
 bench: setup
 	@$(LABS) bench extension --out target/bench
 	@$(LABS) bench checks --out target/bench
+	@$(LABS) bench grade --out target/bench

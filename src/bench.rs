@@ -384,6 +384,7 @@ pub fn grade(
             &Options {
                 submissions: submissions.to_path_buf(),
                 labs: labs.to_vec(),
+                known_labs: labs.to_vec(),
                 jobs,
                 out: work.join(name),
                 student: None,

@@ -81,28 +81,7 @@ enum Command {
     /// have a lab server of their own. Results are kept as they finish: a re-run grades only
     /// what is new or changed. Exit code 0 when everything was graded, 2 when some run could not
     /// be (it is graded on the next run).
-    Grade {
-        /// A folder with a folder per student holding lab1.sql..lab3.sql, a .zip of such a
-        /// folder, or a Moodle "download all submissions" export.
-        submissions: PathBuf,
-        /// The labs to grade, e.g. `1,2,3`.
-        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
-        labs: Vec<u32>,
-        /// Lanes (lab servers) grading at once.
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
-        /// The gradebook's folder.
-        #[arg(long, default_value = "gradebook")]
-        out: PathBuf,
-        /// Grade only this student (again, even if graded).
-        #[arg(long, value_name = "ID")]
-        student: Option<String>,
-        /// Grade again what is already graded.
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        server: ServerArgs,
-    },
+    Grade(GradeArgs),
     /// Create a workspace: answers/lab1.sql..lab3.sql from the starters, and a README.
     Init {
         /// The folder of the workspace.
@@ -225,6 +204,31 @@ enum ServerCommand {
     Env(ServerArgs),
 }
 
+/// What `labs grade` grades, and how.
+#[derive(Args)]
+struct GradeArgs {
+    /// A folder with a folder per student holding lab1.sql..lab3.sql, a .zip of such a folder,
+    /// or a Moodle "download all submissions" export.
+    submissions: PathBuf,
+    /// The labs to grade, e.g. `1,2,3`.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    labs: Vec<u32>,
+    /// Lanes (lab servers) grading at once.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// The gradebook's folder.
+    #[arg(long, default_value = "gradebook")]
+    out: PathBuf,
+    /// Grade only this student (again, even if graded).
+    #[arg(long, value_name = "ID")]
+    student: Option<String>,
+    /// Grade again what is already graded.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
 /// How to find or start the server.
 #[derive(Args, Clone, Default)]
 struct ServerArgs {
@@ -292,27 +296,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let overall = check_cmd::check(&server, &labs, answer.as_deref(), format)?;
             return Ok(ExitCode::from(overall.code()));
         }
-        Command::Grade {
-            submissions,
-            labs,
-            jobs,
-            out,
-            student,
-            force,
-            server,
-        } => {
-            let labs = labs
+        Command::Grade(args) => {
+            let labs = args
+                .labs
                 .iter()
                 .map(|n| lab::Lab::find(&labs_dir, *n))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let options = grade::Options {
-                submissions,
+                server: args.server.options(),
+                submissions: args.submissions,
                 labs,
-                jobs,
-                out,
-                student,
-                force,
-                server: server.options(),
+                known_labs: select(&Which::All)?,
+                jobs: args.jobs,
+                out: args.out,
+                student: args.student,
+                force: args.force,
                 progress_bar: grade::Options::stderr_is_terminal(),
             };
             let summary = grade::grade(&home, &options)?;

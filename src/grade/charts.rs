@@ -11,12 +11,13 @@ pub struct Bar {
 
 const FONT: &str = "font-family=\"sans-serif\" font-size=\"12\"";
 
-/// A column chart (a histogram): bars over labels, scaled to the largest value.
+/// A column chart (a histogram): bars over labels, scaled to the largest value. The title is
+/// the chart's accessible name; the page prints it as the caption.
 pub fn columns(title: &str, bars: &[Bar]) -> String {
     let width = 60 + bars.len().max(1) * 28;
-    let (top, height) = (24.0, 140.0);
+    let (top, height) = (16.0, 140.0);
     let max = bars.iter().map(|b| b.value).fold(0.0, f64::max).max(1.0);
-    let mut svg = open(title, width, 200);
+    let mut svg = open(title, width, 192);
     let _ = writeln!(
         svg,
         "<line x1=\"40\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#888\"/>",
@@ -59,20 +60,20 @@ pub fn rows(title: &str, bars: &[Bar], max: Option<f64>) -> String {
     let label_width = 330;
     let bar_width = 300.0;
     let width = label_width + 300 + 90;
-    let height = 30 + bars.len().max(1) * 22;
+    let height = 8 + bars.len().max(1) * 22;
     let max = max
         .unwrap_or_else(|| bars.iter().map(|b| b.value).fold(0.0, f64::max))
         .max(f64::EPSILON);
     let mut svg = open(title, width, height);
     for (i, bar) in bars.iter().enumerate() {
-        let y = 26 + i * 22;
+        let y = 4 + i * 22;
         let w = (bar.value / max * bar_width).max(0.0);
         let _ = writeln!(
             svg,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" {FONT}>{}</text>",
             label_width - 6,
             y + 13,
-            esc(&shorten(&bar.label, 52))
+            esc(&shorten(&bar.label, 48))
         );
         let _ = writeln!(
             svg,
@@ -94,7 +95,7 @@ pub fn rows(title: &str, bars: &[Bar], max: Option<f64>) -> String {
 
 fn open(title: &str, width: usize, height: usize) -> String {
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" aria-label=\"{0}\">\n<text x=\"4\" y=\"14\" font-family=\"sans-serif\" font-size=\"13\" font-weight=\"bold\">{0}</text>\n",
+        "<svg class=\"chart\" role=\"img\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" aria-label=\"{0}\">\n",
         esc(title)
     )
 }

@@ -3,7 +3,7 @@
 
 use super::charts::{self, Bar};
 use super::similar;
-use super::store::Record;
+use super::store::{self, Record, Run};
 use super::submissions::Student;
 use crate::lab::Lab;
 use crate::report;
@@ -76,10 +76,7 @@ pub fn write(out: &Path, labs: &[Lab], students: &[Student], records: &[Record])
                 record
                     .runs
                     .get(&lab.number)
-                    .filter(|run| {
-                        run.key
-                            .starts_with(&format!("lab{}-v{}-", lab.number, lab.version))
-                    })
+                    .filter(|run| is_current(lab, run))
                     .map(|run| &run.verdict)
             })
             .collect()
@@ -168,6 +165,11 @@ pub fn write(out: &Path, labs: &[Lab], students: &[Student], records: &[Record])
     write_file(&out.join("report.html"), &page)
 }
 
+/// Whether a stored run was graded from this version of its lab.
+pub fn is_current(lab: &Lab, run: &Run) -> bool {
+    run.key.starts_with(&store::key(lab, ""))
+}
+
 /// A lab's part of a feedback page.
 fn run_view(lab: &Lab, verdict: Option<&Verdict>) -> Value {
     let Some(verdict) = verdict else {
@@ -236,11 +238,8 @@ fn chart_views(labs: &[Lab], all: &[(&Student, Vec<Option<&Verdict>>)]) -> Vec<V
         for check in &lab.checks {
             let (mut passed, mut ran) = (0, 0);
             for (_, verdicts) in all {
-                for r in verdicts[l]
-                    .iter()
-                    .flat_map(|v| &v.results)
-                    .filter(|r| r.id == check.id)
-                {
+                let usable = verdicts[l].iter().filter(|v| v.problem.is_none());
+                for r in usable.flat_map(|v| &v.results).filter(|r| r.id == check.id) {
                     ran += 1;
                     passed += usize::from(r.status == Status::Passed);
                 }
@@ -263,6 +262,7 @@ fn chart_views(labs: &[Lab], all: &[(&Student, Vec<Option<&Verdict>>)]) -> Vec<V
             verdicts
                 .iter()
                 .flatten()
+                .filter(|v| v.problem.is_none())
                 .map(|v| (s.id.as_str(), v.lab, v.elapsed_ms))
         })
         .collect();

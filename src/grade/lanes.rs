@@ -5,10 +5,9 @@
 
 use crate::home::Home;
 use crate::server::{self, Server, ServerOptions};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs;
-use std::time::{Duration, Instant};
 
 /// A lane: its number, its home and its running server.
 pub struct Lane {
@@ -51,7 +50,7 @@ impl Lanes {
                         let home = home.lane(number);
                         let (server, _) = server::start(&home, options)
                             .with_context(|| format!("cannot start the server of lane {number}"))?;
-                        sweep(&server)
+                        crate::sandbox::sweep(&server)
                             .with_context(|| format!("cannot clean the server of lane {number}"))?;
                         Ok(Lane {
                             number,
@@ -101,59 +100,4 @@ pub fn stop_all(home: &Home) -> Result<usize> {
         }
     }
     Ok(stopped)
-}
-
-/// Ends every session and worker a killed grader left in a lane's server and drops its run
-/// databases and roles. Only for a lane: the server is the grader's alone.
-fn sweep(server: &Server) -> Result<()> {
-    let mut admin = server.connect("postgres")?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let left: i64 = admin
-            .query_one(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                 WHERE pid <> pg_backend_pid()
-                   AND backend_type IN ('client backend', 'background worker')",
-                &[],
-            )?
-            .get(0);
-        if left == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("{left} sessions left by an earlier grader did not end within 15 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let databases: Vec<String> = admin
-        .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'run\\_%'",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    for db in &databases {
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
-    }
-    let roles: Vec<String> = admin
-        .query(
-            "SELECT rolname FROM pg_roles
-             WHERE rolname LIKE 'student\\_%' OR rolname LIKE 'checker\\_%'",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    for role in &roles {
-        admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))?;
-    }
-    if !databases.is_empty() {
-        eprintln!(
-            "labs: lane on port {}: removed {} run databases an interrupted grader left",
-            server.port,
-            databases.len()
-        );
-    }
-    Ok(())
 }

@@ -31,6 +31,8 @@ pub struct Options {
     /// A folder of student folders, a zip of one, or a Moodle export.
     pub submissions: PathBuf,
     pub labs: Vec<Lab>,
+    /// Every lab: the gradebook shows those chosen and those graded before.
+    pub known_labs: Vec<Lab>,
     /// How many lanes (lab servers) grade at once.
     pub jobs: usize,
     pub out: PathBuf,
@@ -171,7 +173,20 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
     let book_start = Instant::now();
     let records: Vec<Record> = students.iter().map(|s| store.load(&s.id)).collect();
     students.sort_by(|a, b| a.id.cmp(&b.id));
-    gradebook::write(&options.out, &options.labs, &students, &records)?;
+    let shown: Vec<Lab> = options
+        .known_labs
+        .iter()
+        .filter(|lab| {
+            options.labs.iter().any(|l| l.number == lab.number)
+                || records.iter().any(|r| {
+                    r.runs
+                        .get(&lab.number)
+                        .is_some_and(|run| gradebook::is_current(lab, run))
+                })
+        })
+        .cloned()
+        .collect();
+    gradebook::write(&options.out, &shown, &students, &records)?;
     summary.gradebook_ms = book_start.elapsed().as_millis() as u64;
     summary.wall_ms = start.elapsed().as_millis() as u64;
     Ok(summary)
