@@ -1,7 +1,8 @@
 //! `labs grade` against real lab servers: the same grades twice, a killed grader that resumes
 //! without losing or regrading anything, junk that gets its own messages, and a report page
-//! that a browser shows with its charts. Where the point is the mechanics, the tests grade
-//! labs 2 and 3 (lab 1 costs seconds a run) or lab 3 alone.
+//! that a browser shows with its charts. The point being the mechanics, the tests grade lab 3
+//! alone (lab 1 costs seconds a run; lab 2 has a check that times connections against one
+//! another, whose verdict on some wrong answers depends on the machine's load).
 
 mod common;
 
@@ -87,30 +88,35 @@ fn grading_twice_gives_identical_grades_and_a_rerun_skips() {
         &home,
         &subs,
         &work.join("a"),
-        &["--labs", "2,3", "--jobs", "2"],
+        &["--labs", "3", "--jobs", "2"],
     );
     assert_eq!(first.code, 0, "{}", first.all());
-    assert_eq!(count_after(&first.stdout, "Graded "), 40, "{}", first.all());
-    let second = grade(
-        &home,
-        &subs,
-        &work.join("b"),
-        &["--labs", "2,3", "--jobs", "2"],
-    );
-    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(count_after(&first.stdout, "Graded "), 20, "{}", first.all());
     let grades = read(work.join("a/grades.csv"));
-    assert_eq!(grades, read(work.join("b/grades.csv")));
+    // `--force` grades every answer again, from scratch: the same grades.
+    let second = grade(&home, &subs, &work.join("a"), &["--labs", "3", "--force"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(
+        count_after(&second.stdout, "Graded "),
+        20,
+        "{}",
+        second.all()
+    );
+    assert_eq!(grades, read(work.join("a/grades.csv")));
     assert_eq!(grades.lines().count(), 21, "{grades}");
-    // The reference solutions are among them and get every point.
+    // The reference solutions are among them and get every point; the wrong answers do not.
+    assert!(grades.lines().any(|l| l.ends_with(",11,11,11")), "{grades}");
     assert!(
-        grades.lines().any(|l| l.ends_with(",11,11,22,22")),
+        grades
+            .lines()
+            .any(|l| l.ends_with(",11") && !l.ends_with(",11,11,11")),
         "{grades}"
     );
 
-    // A re-run grades nothing; `--student` grades one student again; `--force` all.
-    let again = grade(&home, &subs, &work.join("a"), &["--labs", "2,3"]);
+    // A re-run grades nothing; `--student` grades one student again.
+    let again = grade(&home, &subs, &work.join("a"), &["--labs", "3"]);
     assert_eq!(count_after(&again.stdout, "Graded "), 0, "{}", again.all());
-    assert_eq!(count_after(&again.stdout, "("), 40, "{}", again.all());
+    assert_eq!(count_after(&again.stdout, "("), 20, "{}", again.all());
     let before = stored_runs(&work.join("a"));
     let one = grade(
         &home,

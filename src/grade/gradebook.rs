@@ -365,7 +365,9 @@ fn field(text: &str) -> String {
 fn write_file(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().expect("a file has a folder");
     fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let tmp = path.with_extension("tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
     fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))
 }

@@ -68,9 +68,8 @@ impl Lanes {
         let lanes = started.into_iter().collect::<Result<Vec<Lane>>>()?;
         let ports: Vec<String> = lanes.iter().map(|l| l.server.port.to_string()).collect();
         eprintln!(
-            "labs: {} grading lane{} ({} lab servers of their own, ports {})",
+            "labs: {} grading lane(s), each with a {} lab server of its own (ports {})",
             lanes.len(),
-            if lanes.len() == 1 { "" } else { "s" },
             lanes[0].server.backend,
             ports.join(", ")
         );
