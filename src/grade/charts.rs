@@ -57,7 +57,7 @@ pub fn columns(title: &str, bars: &[Bar]) -> String {
 
 /// A bar chart lying on its side: a row a bar, for long labels (checks, submissions).
 pub fn rows(title: &str, bars: &[Bar], max: Option<f64>) -> String {
-    let label_width = 330;
+    let label_width = 440;
     let bar_width = 300.0;
     let width = label_width + 300 + 90;
     let height = 8 + bars.len().max(1) * 22;
@@ -73,7 +73,7 @@ pub fn rows(title: &str, bars: &[Bar], max: Option<f64>) -> String {
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" {FONT}>{}</text>",
             label_width - 6,
             y + 13,
-            esc(&shorten(&bar.label, 48))
+            esc(&shorten(&bar.label, 58))
         );
         let _ = writeln!(
             svg,

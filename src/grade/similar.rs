@@ -34,9 +34,23 @@ pub struct NearReference {
     pub similarity: f64,
 }
 
+/// Students whose answers to one lab are alike pair by pair, linked: a pair, or a group that
+/// shares one answer (listing all its pairs would bury the rest).
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub lab: u32,
+    pub students: Vec<String>,
+    /// The alike pairs inside the group, and their lowest and highest similarity.
+    pub pairs: usize,
+    pub min_similarity: f64,
+    pub max_similarity: f64,
+}
+
 /// What the comparison found.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Findings {
+    /// The alike pairs linked into groups, the most alike first.
+    pub groups: Vec<Group>,
     pub pairs: Vec<Pair>,
     /// Pairs beyond the ones listed.
     pub more_pairs: usize,
@@ -99,10 +113,51 @@ pub fn find(labs: &[LabAnswers]) -> Findings {
             .total_cmp(&x.similarity)
             .then_with(|| (x.lab, &x.a, &x.b).cmp(&(y.lab, &y.a, &y.b)))
     });
+    findings.groups = groups(&pairs);
     findings.more_pairs = pairs.len().saturating_sub(MAX_PAIRS);
     pairs.truncate(MAX_PAIRS);
     findings.pairs = pairs;
     findings
+}
+
+/// Links the pairs of each lab into groups (connected components).
+fn groups(pairs: &[Pair]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for pair in pairs {
+        let mut hits: Vec<usize> = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| {
+                g.lab == pair.lab && (g.students.contains(&pair.a) || g.students.contains(&pair.b))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut group = Group {
+            lab: pair.lab,
+            students: vec![pair.a.clone(), pair.b.clone()],
+            pairs: 1,
+            min_similarity: pair.similarity,
+            max_similarity: pair.similarity,
+        };
+        hits.sort_unstable_by(|x, y| y.cmp(x));
+        for i in hits {
+            let other = groups.remove(i);
+            group.students.extend(other.students);
+            group.pairs += other.pairs;
+            group.min_similarity = group.min_similarity.min(other.min_similarity);
+            group.max_similarity = group.max_similarity.max(other.max_similarity);
+        }
+        group.students.sort();
+        group.students.dedup();
+        groups.push(group);
+    }
+    groups.sort_by(|x, y| {
+        y.max_similarity
+            .total_cmp(&x.max_similarity)
+            .then_with(|| y.students.len().cmp(&x.students.len()))
+            .then_with(|| (x.lab, &x.students).cmp(&(y.lab, &y.students)))
+    });
+    groups
 }
 
 fn round(x: f64) -> f64 {
