@@ -245,26 +245,16 @@ pub fn sweep(server: &Server) -> Result<()> {
         &[],
     )
     .context("the sessions an earlier run left did not end")?;
-    let databases: Vec<String> = admin
-        .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'run\\_%'",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let mut names = |sql: &str| -> Result<Vec<String>> {
+        Ok(admin.query(sql, &[])?.iter().map(|r| r.get(0)).collect())
+    };
+    let databases = names("SELECT datname FROM pg_database WHERE datname LIKE 'run\\_%'")?;
+    let roles = names(
+        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'student\\_%' OR rolname LIKE 'checker\\_%'",
+    )?;
     for db in &databases {
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
     }
-    let roles: Vec<String> = admin
-        .query(
-            "SELECT rolname FROM pg_roles
-             WHERE rolname LIKE 'student\\_%' OR rolname LIKE 'checker\\_%'",
-            &[],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
     for role in &roles {
         admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))?;
     }
