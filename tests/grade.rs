@@ -247,6 +247,31 @@ fn junk_gets_clear_messages_and_the_report_shows_its_charts() {
     let junit = read(out.join("junit.xml"));
     assert!(junit.contains("<testsuite name=\"good/lab3\""), "{junit}");
 
+    // A zip of a Moodle export: the id and name come from the folder's name.
+    let zip_path = work.join("export.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file(
+        "course/Петров Пётр_77_assignsubmission_file_/lab3.sql",
+        options,
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, &std::fs::read(&solution).unwrap()).unwrap();
+    zip.start_file("course/Сидоров_78_assignsubmission_file_/lab3.sql", options)
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"SELEC 1;").unwrap();
+    zip.finish().unwrap();
+    let zipped = grade(&home, &zip_path, &work.join("zipped"), &["--labs", "3"]);
+    assert_eq!(zipped.code, 0, "{}", zipped.all());
+    let grades = read(work.join("zipped/grades.csv"));
+    assert!(grades.contains("77,Петров Пётр,11,11,11"), "{grades}");
+    assert!(grades.contains("78,Сидоров,0,0,11"), "{grades}");
+    let sidorov = read(work.join("zipped/feedback/78.md"));
+    assert!(
+        sidorov.contains("строка 1") && sidorov.contains("42601"),
+        "{sidorov}"
+    );
+
     // The report needs nothing from outside and shows its charts in a real browser.
     let html = read(out.join("report.html"));
     for outside in ["<script", "<link", "http:", "https:", "@import", "url("] {
