@@ -7,11 +7,15 @@ MDBOOK_VERSION := 0.5.4
 TOOLS_DIR ?= $(or $(LABS_TOOLS_DIR),tools)
 MDBOOK := $(TOOLS_DIR)/bin/mdbook
 
-.PHONY: setup build demo test cargo-test lint fmt-check installcheck compat-check dev-check bench \
-	book serve mdbook book-check
+.PHONY: setup browser build demo test cargo-test lint fmt-check installcheck compat-check dev-check \
+	bench book serve mdbook book-check
 
 setup:
 	@scripts/setup
+
+# Headless Chromium for the test that opens the gradebook's report page.
+browser:
+	@scripts/setup --browser
 
 build:
 	@cargo build --release --locked --quiet
@@ -25,7 +29,7 @@ demo: setup
 		$(LABS) check $$n --answer $$lab/solution.sql || exit 1; \
 	done
 
-test: setup cargo-test lint fmt-check installcheck compat-check dev-check book-check
+test: setup browser cargo-test lint fmt-check installcheck compat-check dev-check book-check
 
 cargo-test:
 	@cargo test --locked
@@ -51,6 +55,7 @@ dev-check: setup
 bench: setup
 	@$(LABS) bench extension --out target/bench
 	@$(LABS) bench checks --out target/bench
+	@$(LABS) bench grade --out target/bench
 
 # mdBook at the pinned version, installed when missing or of another version.
 mdbook:
@@ -67,9 +72,8 @@ serve: mdbook
 
 # The committed pages equal a fresh render on the lab server, the HTML builds without warnings,
 # every internal link resolves, and every part shows real outputs in headless Chromium.
-book-check: setup
+book-check: setup browser
 	@$(LABS) book render --check
 	@$(MAKE) -s book
 	@$(LABS) book links book/build
-	@command -v chromium >/dev/null 2>&1 || scripts/setup --chromium
 	@$(LABS) book look book/build --out target/book-look

@@ -7,6 +7,12 @@ pub const MAX_BYTES: u64 = 1024 * 1024;
 
 /// Reads an answer, or says in Russian, naming the file, why it cannot be used.
 pub fn read(path: &Path) -> Result<String, String> {
+    let bytes = read_bytes(path)?;
+    decode(&path.display().to_string(), bytes)
+}
+
+/// Reads an answer file's bytes, refusing what is not a file or is too large to be an answer.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
@@ -16,13 +22,32 @@ pub fn read(path: &Path) -> Result<String, String> {
         return Err(format!("`{shown}` — не файл"));
     }
     if meta.len() > MAX_BYTES {
+        return Err(too_large(&shown.to_string(), meta.len()));
+    }
+    std::fs::read(path).map_err(|e| format!("файл ответа `{shown}` не читается: {e}"))
+}
+
+/// Why a file of `len` bytes is refused.
+pub fn too_large(shown: &str, len: u64) -> String {
+    format!("файл ответа `{shown}` слишком велик: {len} байт, а допустимо не больше {MAX_BYTES}")
+}
+
+/// Files that are often handed in under an answer's name, by their first bytes.
+const NOT_SQL: [(&[u8], &str); 5] = [
+    (b"%PDF", "PDF-документ"),
+    (b"PK\x03\x04", "ZIP-архив (или документ Word/LibreOffice)"),
+    (b"\xd0\xcf\x11\xe0", "документ Microsoft Office"),
+    (b"{\\rtf", "документ RTF"),
+    (b"\x89PNG", "картинка PNG"),
+];
+
+/// Turns an answer's bytes into its text, or says in Russian why they are not a SQL text.
+pub fn decode(shown: &str, bytes: Vec<u8>) -> Result<String, String> {
+    if let Some((_, what)) = NOT_SQL.iter().find(|(magic, _)| bytes.starts_with(magic)) {
         return Err(format!(
-            "файл ответа `{shown}` слишком велик: {} байт, а допустимо не больше {MAX_BYTES}",
-            meta.len()
+            "файл ответа `{shown}` — это {what}, а не текст SQL; сдайте SQL-файл в кодировке UTF-8"
         ));
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("файл ответа `{shown}` не читается: {e}"))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
@@ -31,6 +56,11 @@ pub fn read(path: &Path) -> Result<String, String> {
              сохраните его как текст в UTF-8"
         )
     })?;
+    if text.contains('\0') {
+        return Err(format!(
+            "файл ответа `{shown}` содержит нулевые байты: это не текст SQL"
+        ));
+    }
     if text.trim().is_empty() {
         return Err(format!("файл ответа `{shown}` пуст"));
     }
@@ -75,5 +105,7 @@ mod tests {
         assert!(err.contains("UTF-8") && err.contains("строке 2"), "{err}");
         std::fs::write(&missing, vec![b'-'; MAX_BYTES as usize + 1]).unwrap();
         assert!(read(&missing).unwrap_err().contains("слишком велик"));
+        std::fs::write(&missing, b"%PDF-1.4\n%\xe2\xe3").unwrap();
+        assert!(read(&missing).unwrap_err().contains("PDF"));
     }
 }

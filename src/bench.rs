@@ -356,3 +356,147 @@ pub fn print_checks(timings: &[CheckTiming]) {
     }
     println!("\ntarget: overhead under 300 ms a lab");
 }
+
+/// What one run of the grading benchmark found.
+#[derive(Debug, Serialize)]
+pub struct GradeReport {
+    pub students: usize,
+    pub labs: usize,
+    /// Reference solutions, wrong answers and rewrites among the answers.
+    pub answers: [usize; 3],
+    /// Every student graded with two lanes.
+    pub two_lanes: crate::grade::Summary,
+    pub submissions_per_minute: f64,
+    /// Of the lanes' wall time: outside the student's SQL, and of that the checker's own SQL.
+    pub outside_student_share: f64,
+    pub checker_share: f64,
+    /// The first `compare` students with one lane and with two.
+    pub compare_students: usize,
+    pub one_lane_ms: u64,
+    pub two_lanes_ms: u64,
+    pub speed_up: f64,
+    pub targets: Vec<Target>,
+}
+
+/// Grades synthetic students: all of them with two lanes, then the first `compare` with one
+/// lane and with two, side by side; the lanes are warmed first (servers and templates).
+pub fn grade(
+    home: &crate::home::Home,
+    labs: &[crate::lab::Lab],
+    server: &crate::server::ServerOptions,
+    students: usize,
+    compare: usize,
+    out: &Path,
+) -> Result<GradeReport> {
+    use crate::grade::{self, synthetic, Options};
+    let work = out.join("grade");
+    if work.exists() {
+        fs::remove_dir_all(&work).with_context(|| format!("cannot remove `{}`", work.display()))?;
+    }
+    let all = work.join("students");
+    let answers = synthetic::write(&all, labs, students, 1)?;
+    let some = work.join("compare");
+    synthetic::write(&some, labs, compare.min(students), 1)?;
+    let run = |submissions: &Path, jobs: usize, name: &str| -> Result<grade::Summary> {
+        eprintln!(
+            "labs: benchmark: grading `{}` with {jobs} lane(s)",
+            submissions.display()
+        );
+        grade::grade(
+            home,
+            &Options {
+                submissions: submissions.to_path_buf(),
+                labs: labs.to_vec(),
+                known_labs: labs.to_vec(),
+                jobs,
+                out: work.join(name),
+                student: None,
+                force: true,
+                server: server.clone(),
+                progress_bar: false,
+            },
+        )
+    };
+    // Warm-up: both lanes start and build their templates.
+    let warm = work.join("warm");
+    synthetic::write(&warm, labs, 2, 2)?;
+    run(&warm, 2, "out-warm")?;
+    let two_lanes = run(&all, 2, "out-all")?;
+    let one = run(&some, 1, "out-one")?;
+    let two = run(&some, 2, "out-two")?;
+    let lane_ms = (two_lanes.wall_ms * two_lanes.lanes.max(1) as u64).max(1) as f64;
+    let outside = 1.0 - two_lanes.student_ms as f64 / lane_ms;
+    let checker = (two_lanes.runs_ms.saturating_sub(two_lanes.student_ms)) as f64 / lane_ms;
+    let minutes = two_lanes.wall_ms as f64 / 60_000.0;
+    let speed_up = one.wall_ms as f64 / two.wall_ms.max(1) as f64;
+    let scaled_100 = two_lanes.wall_ms as f64 / students.max(1) as f64 * 100.0 / 1000.0;
+    let report = GradeReport {
+        students,
+        labs: labs.len(),
+        answers,
+        submissions_per_minute: (two_lanes.graded as f64) / minutes.max(f64::EPSILON),
+        outside_student_share: outside,
+        checker_share: checker,
+        two_lanes,
+        compare_students: compare.min(students),
+        one_lane_ms: one.wall_ms,
+        two_lanes_ms: two.wall_ms,
+        speed_up,
+        targets: vec![
+            Target {
+                what: "seconds for 100 students x 3 labs with 2 lanes (scaled), under 180",
+                ratio: scaled_100,
+                limit: 180.0,
+                met: scaled_100 <= 180.0,
+            },
+            Target {
+                what: "share of wall time outside student SQL, under 0.15",
+                ratio: outside,
+                limit: 0.15,
+                met: outside <= 0.15,
+            },
+        ],
+    };
+    write_json(out, "grade.json", &report)?;
+    Ok(report)
+}
+
+/// Prints the grading benchmark.
+pub fn print_grade(r: &GradeReport) {
+    println!(
+        "labs grade on {} synthetic students x {} labs ({} reference, {} wrong, {} rewritten answers):\n",
+        r.students, r.labs, r.answers[0], r.answers[1], r.answers[2]
+    );
+    let s = &r.two_lanes;
+    println!(
+        "2 lanes: {} runs in {:.1} s = {:.1} submissions (runs) a minute",
+        s.graded,
+        s.wall_ms as f64 / 1000.0,
+        r.submissions_per_minute
+    );
+    println!(
+        "  of the lanes' wall time: student SQL {:.1}%, checker SQL {:.1}%, grader {:.1}% \
+         (lanes start {} ms, gradebook {} ms)",
+        (1.0 - r.outside_student_share) * 100.0,
+        r.checker_share * 100.0,
+        (r.outside_student_share - r.checker_share) * 100.0,
+        s.lanes_ms,
+        s.gradebook_ms
+    );
+    println!(
+        "speed-up of 2 lanes over 1 on {} students: {:.1} s / {:.1} s = x{:.2}\n",
+        r.compare_students,
+        r.one_lane_ms as f64 / 1000.0,
+        r.two_lanes_ms as f64 / 1000.0,
+        r.speed_up
+    );
+    for t in &r.targets {
+        println!(
+            "{:<70} {:>8.3} (target <= {}) {}",
+            t.what,
+            t.ratio,
+            t.limit,
+            if t.met { "met" } else { "NOT MET" }
+        );
+    }
+}

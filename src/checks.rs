@@ -82,9 +82,21 @@ pub enum Snapshots {
 /// Runs every check of `lab` on the answer at `path`. An error means the environment failed (the
 /// server, a lab file); anything wrong with the answer is in the verdict.
 pub fn run(server: &Server, lab: &Lab, path: &Path, snapshots: Snapshots) -> Result<Verdict> {
-    let start = Instant::now();
     let shown = path.display().to_string();
-    let text = match answer::read(path) {
+    run_answer(server, lab, shown, answer::read(path), snapshots)
+}
+
+/// Runs every check of `lab` on an answer already read: its text, or why it cannot be used.
+/// `shown` names the answer in the verdict.
+pub fn run_answer(
+    server: &Server,
+    lab: &Lab,
+    shown: String,
+    answer: Result<String, String>,
+    snapshots: Snapshots,
+) -> Result<Verdict> {
+    let start = Instant::now();
+    let text = match answer {
         Ok(text) => text,
         Err(problem) => {
             let results = every_check(lab, |check, dataset| {
@@ -115,7 +127,8 @@ fn run_dataset(
     let mut checker = sandbox.checker_session()?;
     let mut student = sandbox.student_session()?;
     let load_start = Instant::now();
-    let loaded = student.run(text, Instant::now() + LOAD_TIMEOUT);
+    // Whatever rows the file returns are discarded as they arrive: a flood costs no memory.
+    let loaded = student.execute(text, Instant::now() + LOAD_TIMEOUT);
     let load_ms = load_start.elapsed().as_millis() as u64;
     let load_error = loaded.err().map(|err| describe_load_error(&err, text));
 

@@ -71,6 +71,18 @@ impl Home {
         self.log_dir().join("server.log")
     }
 
+    /// The folder of the grader's lanes, each a home of its own (`lanes/N`).
+    pub fn lanes_dir(&self) -> PathBuf {
+        self.root.join("lanes")
+    }
+
+    /// The home of grading lane `n`: its own server, data directory, socket and port.
+    pub fn lane(&self, n: usize) -> Home {
+        Home {
+            root: self.lanes_dir().join(n.to_string()),
+        }
+    }
+
     /// The state of the running server, written when it starts and removed when it stops.
     pub fn state_file(&self) -> PathBuf {
         self.root.join("server.json")

@@ -6,6 +6,7 @@ mod book;
 mod check_cmd;
 mod checks;
 mod dev;
+mod grade;
 mod home;
 mod init;
 mod lab;
@@ -76,6 +77,13 @@ enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Grade a folder of students' answers (or a zip of one, or a Moodle export) into a gradebook.
+    ///
+    /// Every answer runs in a fresh database as a fresh unprivileged role, in lanes that each
+    /// have a lab server of their own. Results are kept as they finish: a re-run grades only
+    /// what is new or changed. Exit code 0 when everything was graded, 2 when some run could not
+    /// be (it is graded on the next run).
+    Grade(GradeArgs),
     /// Create a workspace: answers/lab1.sql..lab3.sql from the starters, and a README.
     Init {
         /// The folder of the workspace.
@@ -137,6 +145,18 @@ enum DevCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Write synthetic students (reference solutions, wrong answers and rewrites of them) into a
+    /// folder, to try `labs grade` on.
+    Students {
+        /// The folder to write `student_001`.. into.
+        dir: PathBuf,
+        /// How many students.
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        /// The seed that chooses each student's answers.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write the snapshots of lab N from its reference solution.
     Bless {
         /// The lab's number, or `all`.
@@ -156,6 +176,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
         /// Folder for the JSON figures.
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+    },
+    /// `labs grade` on synthetic students: submissions a minute, the share of wall time outside
+    /// student SQL, and the speed-up of two lanes over one.
+    Grade {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Students graded with two lanes (every lab each).
+        #[arg(long, default_value_t = 100)]
+        students: usize,
+        /// Students graded with one lane and with two, for the speed-up.
+        #[arg(long, default_value_t = 12)]
+        compare: usize,
+        /// Folder for the JSON figures (and the synthetic students).
         #[arg(long, default_value = "target/bench")]
         out: PathBuf,
     },
@@ -202,6 +237,31 @@ enum ServerCommand {
     },
     /// Print shell `export` lines (PGHOST, PGPORT, PGUSER, PGPASSWORD) for libpq tools.
     Env(ServerArgs),
+}
+
+/// What `labs grade` grades, and how.
+#[derive(Args)]
+struct GradeArgs {
+    /// A folder with a folder per student holding lab1.sql..lab3.sql, a .zip of such a folder,
+    /// or a Moodle "download all submissions" export.
+    submissions: PathBuf,
+    /// The labs to grade, e.g. `1,2,3`.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    labs: Vec<u32>,
+    /// Lanes (lab servers) grading at once.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// The gradebook's folder.
+    #[arg(long, default_value = "gradebook")]
+    out: PathBuf,
+    /// Grade only this student (again, even if graded).
+    #[arg(long, value_name = "ID")]
+    student: Option<String>,
+    /// Grade again what is already graded.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 /// How to find or start the server.
@@ -271,7 +331,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let overall = check_cmd::check(&server, &labs, answer.as_deref(), format)?;
             return Ok(ExitCode::from(overall.code()));
         }
+        Command::Grade(args) => {
+            let labs = args
+                .labs
+                .iter()
+                .map(|n| lab::Lab::find(&labs_dir, *n))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let options = grade::Options {
+                server: args.server.options(),
+                submissions: args.submissions,
+                labs,
+                known_labs: select(&Which::All)?,
+                jobs: args.jobs,
+                out: args.out,
+                student: args.student,
+                force: args.force,
+                progress_bar: grade::Options::stderr_is_terminal(),
+            };
+            let summary = grade::grade(&home, &options)?;
+            grade::print_summary(&summary, &options.out);
+            return Ok(ExitCode::from(if summary.failed > 0 { 2 } else { 0 }));
+        }
         Command::Init { dir } => init::init(&dir, &select(&Which::All)?)?,
+        Command::Dev(DevCommand::Students { dir, count, seed }) => {
+            let kinds = grade::synthetic::write(&dir, &select(&Which::All)?, count, seed)?;
+            println!(
+                "Wrote {count} students into `{}`: {} reference solutions, {} wrong answers, {} \
+                 rewrites.",
+                dir.display(),
+                kinds[0],
+                kinds[1],
+                kinds[2]
+            );
+        }
         Command::Dev(DevCommand::Check { lab, server }) => {
             let labs = select(&lab)?;
             let server = server::ensure_running(&home, &server.options())?;
@@ -304,6 +396,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let labs = select(&Which::All)?;
             let server = server::ensure_running(&home, &server.options())?;
             bench::print_checks(&bench::checks(&server, &labs, runs, &out)?);
+        }
+        Command::Bench(BenchCommand::Grade {
+            server,
+            students,
+            compare,
+            out,
+        }) => {
+            let labs = select(&Which::All)?;
+            let report = bench::grade(&home, &labs, &server.options(), students, compare, &out)?;
+            bench::print_grade(&report);
         }
         Command::Bench(BenchCommand::Extension {
             server,

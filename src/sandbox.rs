@@ -182,27 +182,12 @@ impl Sandbox {
     /// waiting until they are gone.
     pub fn end_sessions(&self) -> Result<()> {
         let mut admin = self.admin();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let left: i64 = admin
-                .query_one(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                     WHERE pid <> pg_backend_pid()
-                       AND (datname = $1 OR usename = $2 OR usename = $3)",
-                    &[&self.db, &self.student, &self.checker],
-                )?
-                .get(0);
-            if left == 0 {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "{left} sessions of the run `{}` did not end within 15 s",
-                    self.db
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        terminate_backends(
+            &mut admin,
+            "datname = $1 OR usename = $2 OR usename = $3",
+            &[&self.db, &self.student, &self.checker],
+        )
+        .with_context(|| format!("the sessions of the run `{}` did not end", self.db))
     }
 
     /// The run's superuser session (a panic elsewhere while it was held leaves it usable).
@@ -243,6 +228,67 @@ impl Drop for Sandbox {
             }
         }
     }
+}
+
+/// Terminates the backends of pg_stat_activity that `filter` (with `params`) selects, again and
+/// again until none is left, for at most 15 s.
+fn terminate_backends(
+    admin: &mut postgres::Client,
+    filter: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left: i64 = admin
+            .query_one(
+                &format!(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                     WHERE pid <> pg_backend_pid() AND ({filter})"
+                ),
+                params,
+            )?
+            .get(0);
+        if left == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{left} sessions did not end within 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ends every session and worker on `server` and drops every run database and role: what a
+/// killed `labs grade` left in a lane's server. Only for a server no one else uses.
+pub fn sweep(server: &Server) -> Result<()> {
+    let mut admin = server.connect("postgres")?;
+    terminate_backends(
+        &mut admin,
+        "backend_type IN ('client backend', 'background worker')",
+        &[],
+    )
+    .context("the sessions an earlier run left did not end")?;
+    let mut names = |sql: &str| -> Result<Vec<String>> {
+        Ok(admin.query(sql, &[])?.iter().map(|r| r.get(0)).collect())
+    };
+    let databases = names("SELECT datname FROM pg_database WHERE datname LIKE 'run\\_%'")?;
+    let roles = names(
+        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'student\\_%' OR rolname LIKE 'checker\\_%'",
+    )?;
+    for db in &databases {
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
+    }
+    for role in &roles {
+        admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))?;
+    }
+    if !databases.is_empty() {
+        eprintln!(
+            "labs: server on port {}: removed {} run databases an interrupted run left",
+            server.port,
+            databases.len()
+        );
+    }
+    Ok(())
 }
 
 /// The name of the template of `lab` and `dataset`: it changes whenever the setup, the

@@ -55,12 +55,16 @@ pub fn status(home: &Home) -> Result<bool> {
     Ok(true)
 }
 
-/// `labs server stop`.
+/// `labs server stop`: the lab server, and the servers of `labs grade`'s lanes if any run.
 pub fn stop(home: &Home) -> Result<()> {
     if server::stop(home)? {
         println!("The lab server stopped.");
     } else {
         println!("No lab server was running.");
+    }
+    let lanes = crate::grade::lanes::stop_all(home)?;
+    if lanes > 0 {
+        println!("The servers of {lanes} grading lanes stopped.");
     }
     Ok(())
 }

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 /// How long a cancelled statement may take to stop before its backend is terminated.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// The notices kept per session; an answer that raises more in a loop costs no more memory.
+const MAX_NOTICES: usize = 1000;
+
 /// Why a statement did not finish.
 #[derive(Debug, Clone)]
 pub enum StepError {
@@ -52,6 +55,9 @@ impl Session {
         let sink = Arc::clone(&notices);
         config.notice_callback(move |notice| {
             if let Ok(mut list) = sink.lock() {
+                if list.len() >= MAX_NOTICES {
+                    return;
+                }
                 list.push(format!("{}: {}", notice.severity(), notice.message()));
             }
         });
@@ -82,6 +88,21 @@ impl Session {
         sql: &str,
         deadline: Instant,
     ) -> Result<Vec<SimpleQueryMessage>, StepError> {
+        self.guarded(deadline, |client| client.simple_query(sql))
+    }
+
+    /// Runs `sql` like `run`, discarding its rows as they arrive (no memory for a flood of them).
+    pub fn execute(&mut self, sql: &str, deadline: Instant) -> Result<(), StepError> {
+        self.guarded(deadline, |client| client.batch_execute(sql))
+    }
+
+    /// Runs `step` on the client under `statement_timeout`, with a watchdog that cancels it at
+    /// `deadline` and terminates its backend when the cancel is ignored.
+    fn guarded<T>(
+        &mut self,
+        deadline: Instant,
+        step: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StepError> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(StepError::Timeout);
@@ -108,7 +129,7 @@ impl Session {
             }
             true
         });
-        let result = self.client.simple_query(sql);
+        let result = step(&mut self.client);
         let _ = done.send(());
         let fired = watchdog.join().unwrap_or(true);
         result.map_err(|e| classify(&e, fired))

@@ -1,9 +1,9 @@
 //! The verdict of a run: one typed result per check, and the whole lab's score.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Passed,
@@ -27,7 +27,7 @@ impl Status {
 }
 
 /// The result of one check on one dataset.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     pub id: String,
     pub title: String,
@@ -49,7 +49,7 @@ pub struct CheckResult {
 }
 
 /// The verdict of one answer to one lab.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     pub lab: u32,
     pub title: String,

@@ -1,0 +1,358 @@
+//! `labs grade`: every student's answers checked in lanes of their own servers, each result kept
+//! as it finishes so that a re-run goes on where the last one stopped, then the gradebook.
+
+mod charts;
+pub mod gradebook;
+pub mod lanes;
+mod similar;
+pub mod store;
+pub mod submissions;
+pub mod synthetic;
+
+use crate::checks::{self, Snapshots};
+use crate::home::Home;
+use crate::lab::Lab;
+use crate::server::{self, ServerOptions};
+use anyhow::{bail, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lanes::{Lane, Lanes};
+use rand::distributions::{Alphanumeric, DistString};
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use store::{Record, Run, Store};
+use submissions::Student;
+
+/// What to grade and how.
+pub struct Options {
+    /// A folder of student folders, a zip of one, or a Moodle export.
+    pub submissions: PathBuf,
+    pub labs: Vec<Lab>,
+    /// Every lab: the gradebook shows those chosen and those graded before.
+    pub known_labs: Vec<Lab>,
+    /// How many lanes (lab servers) grade at once.
+    pub jobs: usize,
+    pub out: PathBuf,
+    /// Grade only this student, again.
+    pub student: Option<String>,
+    /// Grade again what is already graded.
+    pub force: bool,
+    pub server: ServerOptions,
+    /// Show an interactive progress bar (else a line per run).
+    pub progress_bar: bool,
+}
+
+impl Options {
+    /// Whether stderr is a terminal, where a progress bar belongs.
+    pub fn stderr_is_terminal() -> bool {
+        std::io::stderr().is_terminal()
+    }
+}
+
+/// What one `labs grade` did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Summary {
+    pub students: usize,
+    pub lanes: usize,
+    /// Runs graded now, and runs found already graded with the same answer and lab version.
+    pub graded: usize,
+    pub skipped: usize,
+    /// Runs the environment failed (the server, not the answer): not recorded, graded next time.
+    pub failed: usize,
+    pub wall_ms: u64,
+    /// Starting the lanes' servers.
+    pub lanes_ms: u64,
+    /// The runs' own time, summed over lanes, and the student's SQL in it.
+    pub runs_ms: u64,
+    pub student_ms: u64,
+    /// Writing the gradebook.
+    pub gradebook_ms: u64,
+}
+
+/// A student whose runs are due, with the labs to run.
+struct Job {
+    student: usize,
+    labs: Vec<usize>,
+}
+
+/// Grades the submissions and writes the gradebook.
+pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
+    let start = Instant::now();
+    let mut students = submissions::discover(&options.submissions)?;
+    if students.is_empty() {
+        bail!(
+            "`{}` holds no student folder",
+            options.submissions.display()
+        );
+    }
+    let store = Store::open(&options.out)?;
+    let session = Alphanumeric.sample_string(&mut rand::thread_rng(), 12);
+    let mut summary = Summary {
+        students: students.len(),
+        ..Summary::default()
+    };
+
+    let mut jobs = VecDeque::new();
+    for (i, student) in students.iter().enumerate() {
+        let chosen = options.student.as_deref().is_none_or(|id| id == student.id);
+        let record = store.load(&student.id);
+        let mut due = Vec::new();
+        for (l, lab) in options.labs.iter().enumerate() {
+            let key = store::key(lab, &student.answer(lab.number).sha256);
+            let done = record.runs.get(&lab.number).is_some_and(|r| r.key == key);
+            if !chosen {
+                continue;
+            }
+            if done && !options.force && options.student.is_none() {
+                summary.skipped += 1;
+            } else {
+                due.push(l);
+            }
+        }
+        if !due.is_empty() {
+            jobs.push_back(Job {
+                student: i,
+                labs: due,
+            });
+        }
+    }
+    if let Some(id) = &options.student {
+        if !students.iter().any(|s| &s.id == id) {
+            let known: Vec<&str> = students.iter().take(10).map(|s| s.id.as_str()).collect();
+            bail!(
+                "there is no student `{id}` in `{}` (some there are: {})",
+                options.submissions.display(),
+                known.join(", ")
+            );
+        }
+    }
+    let total: usize = jobs.iter().map(|j| j.labs.len()).sum();
+    eprintln!(
+        "labs: {} students, {} runs to grade, {} already graded",
+        students.len(),
+        total,
+        summary.skipped
+    );
+
+    if total > 0 {
+        let lane_count = options.jobs.max(1).min(jobs.len());
+        let lanes_start = Instant::now();
+        let lanes = Lanes::start(home, lane_count, &options.server)?;
+        summary.lanes = lane_count;
+        summary.lanes_ms = lanes_start.elapsed().as_millis() as u64;
+        let bar = progress(total, options.progress_bar);
+        let shared = Shared {
+            jobs: Mutex::new(jobs),
+            students: &students,
+            labs: &options.labs,
+            store: &store,
+            session: &session,
+            bar: &bar,
+            graded: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            runs_ms: AtomicU64::new(0),
+            student_ms: AtomicU64::new(0),
+        };
+        std::thread::scope(|scope| {
+            for lane in &lanes.lanes {
+                let shared = &shared;
+                scope.spawn(move || shared.work(lane));
+            }
+        });
+        bar.finish_and_clear();
+        summary.graded = shared.graded.load(Ordering::Relaxed);
+        summary.failed = shared.failed.load(Ordering::Relaxed);
+        summary.runs_ms = shared.runs_ms.load(Ordering::Relaxed);
+        summary.student_ms = shared.student_ms.load(Ordering::Relaxed);
+        lanes.stop()?;
+    }
+
+    let book_start = Instant::now();
+    let records: Vec<Record> = students.iter().map(|s| store.load(&s.id)).collect();
+    students.sort_by(|a, b| a.id.cmp(&b.id));
+    let shown: Vec<Lab> = options
+        .known_labs
+        .iter()
+        .filter(|lab| {
+            options.labs.iter().any(|l| l.number == lab.number)
+                || records.iter().any(|r| {
+                    r.runs
+                        .get(&lab.number)
+                        .is_some_and(|run| gradebook::is_current(lab, run))
+                })
+        })
+        .cloned()
+        .collect();
+    gradebook::write(&options.out, &shown, &students, &records)?;
+    summary.gradebook_ms = book_start.elapsed().as_millis() as u64;
+    summary.wall_ms = start.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// A progress bar with an ETA on a terminal; hidden otherwise (a line a run is printed then).
+fn progress(total: usize, interactive: bool) -> ProgressBar {
+    if !interactive {
+        return ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} runs, ETA {eta} {wide_msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
+}
+
+/// What the lanes share while they grade.
+struct Shared<'a> {
+    jobs: Mutex<VecDeque<Job>>,
+    students: &'a [Student],
+    labs: &'a [Lab],
+    store: &'a Store,
+    session: &'a str,
+    bar: &'a ProgressBar,
+    graded: AtomicUsize,
+    failed: AtomicUsize,
+    runs_ms: AtomicU64,
+    student_ms: AtomicU64,
+}
+
+impl Shared<'_> {
+    /// One lane's loop: takes the next student, runs their due labs one by one and saves their
+    /// record after each.
+    fn work(&self, lane: &Lane) {
+        let mut server = lane.server.clone();
+        loop {
+            let Some(job) = self.jobs.lock().expect("not poisoned").pop_front() else {
+                return;
+            };
+            let student = &self.students[job.student];
+            let mut record = self.store.load(&student.id);
+            record.name = student.name.clone();
+            for &l in &job.labs {
+                let lab = &self.labs[l];
+                let answer = student.answer(lab.number);
+                let key = store::key(lab, &answer.sha256);
+                let mut outcome = checks::run_answer(
+                    &server,
+                    lab,
+                    answer.shown.clone(),
+                    answer.text.clone(),
+                    Snapshots::Compare,
+                );
+                if outcome.is_err() {
+                    // The environment failed, not the answer: bring the lane back and try once more.
+                    if let Ok(revived) = revive(lane) {
+                        server = revived;
+                        outcome = checks::run_answer(
+                            &server,
+                            lab,
+                            answer.shown.clone(),
+                            answer.text.clone(),
+                            Snapshots::Compare,
+                        );
+                    }
+                }
+                self.bar.inc(1);
+                let verdict = match outcome {
+                    Ok(verdict) => verdict,
+                    Err(err) => {
+                        self.failed.fetch_add(1, Ordering::Relaxed);
+                        self.say(format!(
+                            "labs: lane {}: {} lab {} could not be graded (it will be next \
+                             time): {err:#}",
+                            lane.number, student.id, lab.number
+                        ));
+                        continue;
+                    }
+                };
+                self.runs_ms
+                    .fetch_add(verdict.elapsed_ms, Ordering::Relaxed);
+                self.student_ms
+                    .fetch_add(verdict.student_ms, Ordering::Relaxed);
+                let done = self.graded.fetch_add(1, Ordering::Relaxed) + 1;
+                let line = format!(
+                    "{} lab {}: {}/{} ({:.1} s)",
+                    student.id,
+                    lab.number,
+                    verdict.score,
+                    verdict.max_score,
+                    verdict.elapsed_ms as f64 / 1000.0
+                );
+                if self.bar.is_hidden() {
+                    eprintln!(
+                        "labs: [{done}/{}] lane {}: {line}",
+                        self.bar.length().unwrap_or(0),
+                        lane.number
+                    );
+                } else {
+                    self.bar.set_message(line);
+                }
+                record.runs.insert(
+                    lab.number,
+                    Run {
+                        key,
+                        session: self.session.to_string(),
+                        graded_at: SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map(|d| d.as_secs())
+                            .unwrap_or(0),
+                        verdict,
+                    },
+                );
+                if let Err(err) = self.store.save(&record) {
+                    self.failed.fetch_add(1, Ordering::Relaxed);
+                    self.say(format!("labs: {err:#}"));
+                }
+            }
+        }
+    }
+
+    /// Prints a line above the progress bar, or as is without one.
+    fn say(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
+
+/// Waits for a lane's server to answer again (a crashed backend restarts them all), starting it
+/// anew when it does not within 30 s.
+fn revive(lane: &Lane) -> Result<server::Server> {
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until {
+        if lane.server.is_alive() {
+            return Ok(lane.server.clone());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Ok(server::start(&lane.home, &ServerOptions::default())?.0)
+}
+
+/// Prints what the run did, and where the gradebook is.
+pub fn print_summary(summary: &Summary, out: &std::path::Path) {
+    println!(
+        "Graded {} runs ({} already graded and skipped, {} failed by the environment) of {} \
+         students in {:.1} s with {} lane{}.",
+        summary.graded,
+        summary.skipped,
+        summary.failed,
+        summary.students,
+        summary.wall_ms as f64 / 1000.0,
+        summary.lanes,
+        if summary.lanes == 1 { "" } else { "s" }
+    );
+    println!(
+        "Gradebook: {0}/grades.csv, {0}/grades.json, {0}/report.html, {0}/junit.xml, \
+         {0}/feedback/, {0}/gradescope/",
+        out.display()
+    );
+}

@@ -1,0 +1,306 @@
+//! `labs grade` against real lab servers: the same grades twice, a killed grader that resumes
+//! without losing or regrading anything, junk that gets its own messages, and a report page
+//! that a browser shows with its charts. The point being the mechanics, the tests grade lab 3
+//! alone (lab 1 costs seconds a run; lab 2 has a check that times connections against one
+//! another, whose verdict on some wrong answers depends on the machine's load).
+
+mod common;
+
+use common::LabHome;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Writes `count` synthetic students into `dir` with the real binary.
+fn students(home: &LabHome, dir: &Path, count: usize) {
+    home.run(&[
+        "dev",
+        "students",
+        dir.to_str().unwrap(),
+        "--count",
+        &count.to_string(),
+    ])
+    .expect_code(0);
+}
+
+/// `labs grade SUBMISSIONS --out OUT ARGS`.
+fn grade(home: &LabHome, submissions: &Path, out: &Path, args: &[&str]) -> common::Run {
+    let mut all = vec![
+        "grade",
+        submissions.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    home.run(&all)
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every stored run: (student, lab) -> (session, graded_at).
+fn stored_runs(out: &Path) -> BTreeMap<(String, String), (String, u64)> {
+    let mut runs = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(out.join("results")) else {
+        return runs;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let record: serde_json::Value = serde_json::from_str(&read(path)).unwrap();
+        for (lab, run) in record["runs"].as_object().unwrap() {
+            runs.insert(
+                (record["student"].as_str().unwrap().to_string(), lab.clone()),
+                (
+                    run["session"].as_str().unwrap().to_string(),
+                    run["graded_at"].as_u64().unwrap(),
+                ),
+            );
+        }
+    }
+    runs
+}
+
+/// The number after `word` in the summary line ("Graded 12 runs (3 already graded...").
+fn count_after(text: &str, word: &str) -> usize {
+    let at = text
+        .find(word)
+        .unwrap_or_else(|| panic!("no `{word}` in:\n{text}"));
+    text[at + word.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn grading_twice_gives_identical_grades_and_a_rerun_skips() {
+    let home = LabHome::new();
+    let work = home.path().with_file_name("work");
+    let subs = work.join("students");
+    students(&home, &subs, 20);
+    let first = grade(
+        &home,
+        &subs,
+        &work.join("a"),
+        &["--labs", "3", "--jobs", "2"],
+    );
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert_eq!(count_after(&first.stdout, "Graded "), 20, "{}", first.all());
+    let grades = read(work.join("a/grades.csv"));
+    // `--force` grades every answer again, from scratch: the same grades.
+    let second = grade(&home, &subs, &work.join("a"), &["--labs", "3", "--force"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(
+        count_after(&second.stdout, "Graded "),
+        20,
+        "{}",
+        second.all()
+    );
+    assert_eq!(grades, read(work.join("a/grades.csv")));
+    assert_eq!(grades.lines().count(), 21, "{grades}");
+    // The reference solutions are among them and get every point; the wrong answers do not.
+    assert!(grades.lines().any(|l| l.ends_with(",11,11,11")), "{grades}");
+    assert!(
+        grades
+            .lines()
+            .any(|l| l.ends_with(",11") && !l.ends_with(",11,11,11")),
+        "{grades}"
+    );
+
+    // A re-run grades nothing; `--student` grades one student again.
+    let again = grade(&home, &subs, &work.join("a"), &["--labs", "3"]);
+    assert_eq!(count_after(&again.stdout, "Graded "), 0, "{}", again.all());
+    assert_eq!(count_after(&again.stdout, "("), 20, "{}", again.all());
+    let before = stored_runs(&work.join("a"));
+    let one = grade(
+        &home,
+        &subs,
+        &work.join("a"),
+        &["--labs", "3", "--student", "student_007"],
+    );
+    assert_eq!(count_after(&one.stdout, "Graded "), 1, "{}", one.all());
+    let after = stored_runs(&work.join("a"));
+    for (key, run) in &before {
+        let regraded = key == &("student_007".to_string(), "3".to_string());
+        assert_eq!(&after[key] != run, regraded, "{key:?}");
+    }
+    assert_eq!(grades, read(work.join("a/grades.csv")));
+}
+
+#[test]
+fn a_killed_grader_resumes_without_losing_or_regrading() {
+    let home = LabHome::new();
+    let work = home.path().with_file_name("work");
+    let subs = work.join("students");
+    let out = work.join("out");
+    students(&home, &subs, 20);
+    // Lab 3 alone: 20 runs of about a second and a half.
+    let mut child = home
+        .command(&[
+            "grade",
+            subs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--labs",
+            "3",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(240);
+    while stored_runs(&out).len() < 6 {
+        assert!(Instant::now() < until, "no results after 240 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the grader ended early"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let before = stored_runs(&out);
+    assert!(before.len() < 20, "killed too late: {}", before.len());
+
+    let rerun = grade(&home, &subs, &out, &["--labs", "3"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.all());
+    // Nothing graded twice: the re-run grades exactly what was missing, and every run stored
+    // before the kill is untouched.
+    assert_eq!(
+        count_after(&rerun.stdout, "Graded "),
+        20 - before.len(),
+        "{}",
+        rerun.all()
+    );
+    let after = stored_runs(&out);
+    assert_eq!(after.len(), 20);
+    for (key, run) in &before {
+        assert_eq!(&after[key], run, "{key:?} was graded again");
+    }
+    // Nothing lost: the gradebook equals one graded in a single run.
+    let whole = grade(&home, &subs, &work.join("whole"), &["--labs", "3"]);
+    assert_eq!(whole.code, 0, "{}", whole.all());
+    assert_eq!(
+        read(out.join("grades.csv")),
+        read(work.join("whole/grades.csv"))
+    );
+}
+
+#[test]
+fn junk_gets_clear_messages_and_the_report_shows_its_charts() {
+    let home = LabHome::new();
+    let work = home.path().with_file_name("work");
+    let subs = work.join("junk");
+    let moodle = subs.join("Иванов Иван_4242_assignsubmission_file_");
+    std::fs::create_dir_all(&moodle).unwrap();
+    std::fs::write(
+        moodle.join("lab1.sql"),
+        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
+    )
+    .unwrap();
+    std::fs::write(moodle.join("lab3.sql"), vec![b'-'; 50 * 1024 * 1024]).unwrap();
+    std::fs::create_dir_all(subs.join("empty_student")).unwrap();
+    let latin1 = subs.join("latin1");
+    std::fs::create_dir_all(&latin1).unwrap();
+    std::fs::write(latin1.join("lab3.sql"), b"-- \xe9t\xe9\nSELECT 1;\n").unwrap();
+    let good = subs.join("good");
+    std::fs::create_dir_all(&good).unwrap();
+    let solution = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/03_retry/solution.sql");
+    std::fs::copy(&solution, good.join("lab3.sql")).unwrap();
+    std::fs::copy(&solution, latin1.join("notes.sql")).unwrap();
+
+    let out = work.join("out");
+    let run = grade(&home, &subs, &out, &["--labs", "1,3", "--jobs", "1"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let grades = read(out.join("grades.csv"));
+    assert!(grades.contains("4242,Иванов Иван,0,0,0,39"), "{grades}");
+    assert!(grades.contains("good,,0,11,11,39"), "{grades}");
+    let ivanov = read(out.join("feedback/4242.md"));
+    assert!(ivanov.contains("PDF-документ"), "{ivanov}");
+    assert!(ivanov.contains("слишком велик: 52428800 байт"), "{ivanov}");
+    let empty = read(out.join("feedback/empty_student.md"));
+    assert!(empty.contains("папка студента пуста"), "{empty}");
+    let latin = read(out.join("feedback/latin1.md"));
+    assert!(
+        latin.contains("не в кодировке UTF-8 (первый неверный байт в строке 1)"),
+        "{latin}"
+    );
+    assert!(latin.contains("в папке есть: notes.sql"), "{latin}");
+    let feedback = read(out.join("feedback/good.md"));
+    assert!(feedback.contains("**11 из 11**"), "{feedback}");
+
+    let gradescope: serde_json::Value =
+        serde_json::from_str(&read(out.join("gradescope/good/results.json"))).unwrap();
+    assert_eq!(gradescope["score"], 11);
+    assert_eq!(gradescope["max_score"], 39);
+    assert_eq!(gradescope["tests"][0]["status"], "failed");
+    let junit = read(out.join("junit.xml"));
+    assert!(junit.contains("<testsuite name=\"good/lab3\""), "{junit}");
+
+    // A zip of a Moodle export: the id and name come from the folder's name.
+    let zip_path = work.join("export.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file(
+        "course/Петров Пётр_77_assignsubmission_file_/lab3.sql",
+        options,
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, &std::fs::read(&solution).unwrap()).unwrap();
+    zip.start_file("course/Сидоров_78_assignsubmission_file_/lab3.sql", options)
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"SELEC 1;").unwrap();
+    zip.finish().unwrap();
+    let zipped = grade(&home, &zip_path, &work.join("zipped"), &["--labs", "3"]);
+    assert_eq!(zipped.code, 0, "{}", zipped.all());
+    let grades = read(work.join("zipped/grades.csv"));
+    assert!(grades.contains("77,Петров Пётр,11,11,11"), "{grades}");
+    assert!(grades.contains("78,Сидоров,0,0,11"), "{grades}");
+    let sidorov = read(work.join("zipped/feedback/78.md"));
+    assert!(
+        sidorov.contains("строка 1") && sidorov.contains("42601"),
+        "{sidorov}"
+    );
+
+    // The report needs nothing from outside and shows its charts in a real browser.
+    let html = read(out.join("report.html"));
+    for outside in ["<script", "<link", "http:", "https:", "@import", "url("] {
+        assert!(!html.contains(outside), "the report loads `{outside}`");
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let dom = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", out.join("report.html").display()))
+        .output()
+        .expect("chromium is not installed: run `make browser` (scripts/setup --browser)");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // Two labs' score histograms, the pass rate per check, the slowest submissions.
+    assert_eq!(dom.matches("<svg").count(), 4, "{dom}");
+    assert!(dom.matches("class=\"bar\"").count() >= 10, "{dom}");
+    assert!(dom.contains("Доля зачтённых проверок"), "{dom}");
+    assert!(
+        dom.contains("Ответы, которые не удалось проверить"),
+        "{dom}"
+    );
+}
