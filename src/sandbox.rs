@@ -165,16 +165,17 @@ impl Sandbox {
         }
     }
 
-    /// Ends the background workers the student left running, so that the next check starts
-    /// with every worker slot it had.
+    /// Ends the background workers the student left running (detached ones, say) and waits
+    /// until they are gone, so that the next check starts with every worker slot it had. A
+    /// worker leaves pg_stat_activity a moment before the postmaster frees its slot, hence the
+    /// short grace after the last one, paid only when there was one.
     pub fn end_student_workers(&self) -> Result<()> {
         let mut admin = self.admin();
-        admin.execute(
-            &format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {STUDENT_WORKERS}"
-            ),
-            &[&self.student],
-        )?;
+        let ended = terminate_backends(&mut admin, STUDENT_WORKERS, &[&self.student])
+            .with_context(|| format!("the workers of the run `{}` did not end", self.db))?;
+        if ended {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Ok(())
     }
 
@@ -187,7 +188,8 @@ impl Sandbox {
             "datname = $1 OR usename = $2 OR usename = $3",
             &[&self.db, &self.student, &self.checker],
         )
-        .with_context(|| format!("the sessions of the run `{}` did not end", self.db))
+        .with_context(|| format!("the sessions of the run `{}` did not end", self.db))?;
+        Ok(())
     }
 
     /// The run's superuser session (a panic elsewhere while it was held leaves it usable).
@@ -231,13 +233,14 @@ impl Drop for Sandbox {
 }
 
 /// Terminates the backends of pg_stat_activity that `filter` (with `params`) selects, again and
-/// again until none is left, for at most 15 s.
+/// again until none is left, for at most 15 s; says whether there was any.
 fn terminate_backends(
     admin: &mut postgres::Client,
     filter: &str,
     params: &[&(dyn postgres::types::ToSql + Sync)],
-) -> Result<()> {
+) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(15);
+    let mut any = false;
     loop {
         let left: i64 = admin
             .query_one(
@@ -249,8 +252,9 @@ fn terminate_backends(
             )?
             .get(0);
         if left == 0 {
-            return Ok(());
+            return Ok(any);
         }
+        any = true;
         if Instant::now() > deadline {
             bail!("{left} sessions did not end within 15 s");
         }
