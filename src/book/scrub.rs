@@ -29,6 +29,8 @@ fn rules() -> &'static [Rule] {
             // Process ids in messages and log prefixes.
             (r"\b(PID|pid) \d+", "$1 <pid>"),
             (r"\[\d+\]", "[<pid>]"),
+            // The random cookies of pg_background's handles, in its messages.
+            (r"\bcookie \d+", "cookie <cookie>"),
             // WAL positions.
             (r"\b[0-9A-F]{1,8}/[0-9A-F]{1,8}\b", "<lsn>"),
             // Dynamic shared memory segment ids.
@@ -88,6 +90,13 @@ mod tests {
             "Parallel Seq Scan (actual time=<t>..<t> rows=3 loops=3)"
         );
         assert_eq!(scrub("lsn 0/1A2B3C4", &[]), "lsn <lsn>");
+        assert_eq!(
+            scrub(
+                "cookie 4611686018427387904 does not match the background worker with PID 812",
+                &[]
+            ),
+            "cookie <cookie> does not match the background worker with PID <pid>"
+        );
         assert_eq!(
             scrub(
                 "host=/x/run port=5433",
