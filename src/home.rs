@@ -42,6 +42,11 @@ impl Home {
         Ok(())
     }
 
+    /// A home folder at `root`, for tools that need one of their own (the benchmarks).
+    pub fn at(root: PathBuf) -> Home {
+        Home { root }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -64,6 +69,11 @@ impl Home {
     /// The server's log file.
     pub fn log_file(&self) -> PathBuf {
         self.log_dir().join("server.log")
+    }
+
+    /// The superuser's password of the native backend's cluster.
+    pub fn password_file(&self) -> PathBuf {
+        self.root.join("native.password")
     }
 
     /// The state of the running server, written when it starts and removed when it stops.

@@ -179,6 +179,25 @@ struct ServerArgs {
     /// Loopback TCP port for a server being started (default: a free one).
     #[arg(long)]
     port: Option<u16>,
+    /// Which server to start when none runs: `native` (PostgreSQL on this machine), `docker`
+    /// (a container of the image `make image` builds), `url` (`--server-url`), or `auto`:
+    /// docker when a Docker daemon answers and the image is built, else native.
+    #[arg(long, value_enum, env = "LABS_BACKEND", default_value_t = BackendArg::Auto)]
+    backend: BackendArg,
+    /// The server of the url backend: `postgres://user:password@host:port` (a superuser, or a
+    /// role that may create databases and roles; the server must have pg_background).
+    #[arg(long, value_name = "URL", env = "LABS_SERVER_URL")]
+    server_url: Option<String>,
+}
+
+/// The `--backend` values: a backend, or `auto`.
+#[derive(Clone, Copy, Default, clap::ValueEnum)]
+enum BackendArg {
+    #[default]
+    Auto,
+    Native,
+    Docker,
+    Url,
 }
 
 impl ServerArgs {
@@ -186,6 +205,13 @@ impl ServerArgs {
         server::ServerOptions {
             pg_bin: self.pg_bin.clone(),
             port: self.port,
+            backend: match self.backend {
+                BackendArg::Auto => None,
+                BackendArg::Native => Some(server::Backend::Native),
+                BackendArg::Docker => Some(server::Backend::Docker),
+                BackendArg::Url => Some(server::Backend::Url),
+            },
+            server_url: self.server_url.clone(),
         }
     }
 }
@@ -232,19 +258,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if answer.is_some() && labs.len() > 1 {
                 anyhow::bail!("`--answer` names one file: use it with one lab, not `all`");
             }
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             let overall = check_cmd::check(&server, &labs, answer.as_deref(), format)?;
             return Ok(ExitCode::from(overall.code()));
         }
         Command::Init { dir } => init::init(&dir, &select(&Which::All)?)?,
         Command::Dev(DevCommand::Check { lab, server }) => {
             let labs = select(&lab)?;
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             return Ok(verdict(dev::check(&server, &labs)?));
         }
         Command::Dev(DevCommand::Bless { lab, server }) => {
             let labs = select(&lab)?;
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             let mut ok = true;
             for lab in &labs {
                 ok &= dev::bless(&server, lab)?;
@@ -267,7 +296,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Bench(BenchCommand::Checks { server, runs, out }) => {
             let labs = select(&Which::All)?;
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             bench::print_checks(&bench::checks(&server, &labs, runs, &out)?);
         }
         Command::Bench(BenchCommand::Extension {
@@ -277,7 +307,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rounds,
             out,
         }) => {
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             let report = bench::extension(&server, calls, rows, rounds, &out)?;
             bench::print_extension(&report);
         }
