@@ -113,6 +113,15 @@ enum DevCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Cold start to first query: native (new and existing cluster) and docker, side by side.
+    Start {
+        /// Rounds; backends alternate within each round, the median is reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Folder for the JSON figures.
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+    },
     /// The wall time of `labs check N` per lab, and the checker's own overhead in it.
     Checks {
         #[command(flatten)]
@@ -294,6 +303,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ServerCommand::Logs { lines } => server_cmd::logs(&home, lines)?,
             ServerCommand::Env(args) => server_cmd::env(&home, &args.options())?,
         },
+        Command::Bench(BenchCommand::Start { rounds, out }) => {
+            bench::print_start(&bench::start(rounds.max(1), &out)?);
+        }
         Command::Bench(BenchCommand::Checks { server, runs, out }) => {
             let labs = select(&Which::All)?;
             let server =

@@ -5,12 +5,14 @@
 use super::{Backend, Server, ServerOptions};
 use anyhow::{bail, Context, Result};
 use rand::distributions::{Alphanumeric, DistString};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::iterator::Signals;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use testcontainers::core::env::GetEnvValue;
 use testcontainers::core::WaitFor;
-use testcontainers::{clients::Cli, Container, GenericImage, RunnableImage};
+use testcontainers::{clients::Cli, GenericImage, RunnableImage};
 
 /// The repository of the lab server image.
 const IMAGE_REPOSITORY: &str = "pgbg-labs/server";
@@ -112,13 +114,9 @@ fn docker(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// testcontainers' setting for what happens to a container when its handle is dropped.
-struct RemoveOnDrop;
-impl GetEnvValue for RemoveOnDrop {
-    fn get_env_value(key: &str) -> Option<String> {
-        (key == "TESTCONTAINERS").then(|| "remove".into())
-    }
-}
+/// testcontainers' setting for a dropped container handle: keep the container. The runner
+/// removes the containers it started for one command itself (`finish`, and on a signal), by
+/// name, so that a container removed twice is no error.
 struct KeepOnDrop;
 impl GetEnvValue for KeepOnDrop {
     fn get_env_value(key: &str) -> Option<String> {
@@ -126,18 +124,28 @@ impl GetEnvValue for KeepOnDrop {
     }
 }
 
-/// The containers of this process that end with it: removed when the command ends (`finish`),
-/// and by testcontainers' watchdog on SIGINT, SIGTERM or SIGQUIT.
-static ONE_SHOT: Mutex<Vec<Container<'static, GenericImage>>> = Mutex::new(Vec::new());
+/// The names of the containers of this process that end with it.
+static ONE_SHOT: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// The testcontainers client of a lifetime, made once per process.
-fn client(lifetime: Lifetime) -> &'static Cli {
-    static KEEP: OnceLock<Cli> = OnceLock::new();
-    static REMOVE: OnceLock<Cli> = OnceLock::new();
-    match lifetime {
-        Lifetime::Kept => KEEP.get_or_init(Cli::new::<KeepOnDrop>),
-        Lifetime::Command => REMOVE.get_or_init(Cli::new::<RemoveOnDrop>),
+/// From the first one-command container on: SIGINT, SIGTERM, SIGQUIT or SIGHUP remove this
+/// process's one-command containers, then end it as the signal would have.
+fn remove_on_signal() -> Result<()> {
+    static WATCHING: OnceLock<()> = OnceLock::new();
+    if WATCHING.get().is_some() {
+        return Ok(());
     }
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP])
+        .context("cannot watch for Ctrl-C to remove the container")?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            eprintln!("labs: interrupted; removing this command's lab server container");
+            finish();
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            std::process::exit(128 + signal);
+        }
+    });
+    let _ = WATCHING.set(());
+    Ok(())
 }
 
 /// Starts a container of the lab server image and waits until its server answers.
@@ -150,6 +158,9 @@ pub fn start(options: &ServerOptions, lifetime: Lifetime) -> Result<Server> {
              folder (it needs Docker and, without a registry, debootstrap), or use `--backend \
              native`"
         );
+    }
+    if let Some(port) = options.port {
+        super::check_port_free(port)?;
     }
     remove_abandoned();
     let (repository, tag) = image.rsplit_once(':').unwrap_or((&image, "latest"));
@@ -172,7 +183,15 @@ pub fn start(options: &ServerOptions, lifetime: Lifetime) -> Result<Server> {
     )
     .with_container_name(&name)
     .with_mapped_port((options.port.unwrap_or(0), INNER_PORT));
-    let cli = client(lifetime);
+    static CLI: OnceLock<Cli> = OnceLock::new();
+    let cli = CLI.get_or_init(Cli::new::<KeepOnDrop>);
+    if lifetime == Lifetime::Command {
+        remove_on_signal()?;
+        ONE_SHOT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(name.clone());
+    }
     // testcontainers 0.15 panics when `docker run` fails: the panic becomes an error that says
     // how to see the daemon's reason.
     let hook = std::panic::take_hook();
@@ -201,12 +220,7 @@ pub fn start(options: &ServerOptions, lifetime: Lifetime) -> Result<Server> {
         os_user: "postgres (in the container)".into(),
         container: Some(container.id().to_string()),
     };
-    if lifetime == Lifetime::Command {
-        ONE_SHOT
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(container);
-    }
+    drop(container);
     wait_ready(&server)?;
     Ok(server)
 }
@@ -241,8 +255,14 @@ fn wait_ready(server: &Server) -> Result<()> {
 
 /// Removes the containers this process started for itself.
 pub fn finish() {
-    let containers = std::mem::take(&mut *ONE_SHOT.lock().unwrap_or_else(|e| e.into_inner()));
-    drop(containers);
+    let names = std::mem::take(&mut *ONE_SHOT.lock().unwrap_or_else(|e| e.into_inner()));
+    for name in names {
+        if let Err(err) = docker(&["rm", "--force", "--volumes", &name]) {
+            if !format!("{err:#}").contains("No such container") {
+                eprintln!("labs: cannot remove the container `{name}`: {err:#}");
+            }
+        }
+    }
 }
 
 /// Removes the server's container; false when it was already gone.

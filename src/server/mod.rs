@@ -29,6 +29,16 @@ pub struct ServerOptions {
     pub server_url: Option<String>,
 }
 
+impl ServerOptions {
+    /// The backend asked for: url whenever a server URL is given, else `backend`.
+    fn requested(&self) -> Option<Backend> {
+        match self.server_url {
+            Some(_) => Some(Backend::Url),
+            None => self.backend,
+        }
+    }
+}
+
 /// Which backend runs the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -233,10 +243,7 @@ pub fn start(
                     server.port
                 );
             }
-            let wanted = options
-                .backend
-                .or(options.server_url.as_ref().map(|_| Backend::Url));
-            if let Some(wanted) = wanted.filter(|b| *b != server.backend) {
+            if let Some(wanted) = options.requested().filter(|b| *b != server.backend) {
                 anyhow::bail!(
                     "a {} lab server already runs for this home folder; run `labs server stop` \
                      first to use the {wanted} backend",
@@ -286,11 +293,8 @@ pub fn start(
 /// The backend to start: the one asked for, else url when a server URL is given, else docker
 /// when a daemon answers and the image is built, else native; `auto` says which and why.
 fn choose(options: &ServerOptions) -> Backend {
-    if let Some(backend) = options.backend {
+    if let Some(backend) = options.requested() {
         return backend;
-    }
-    if options.server_url.is_some() {
-        return Backend::Url;
     }
     match docker::unavailable() {
         None => {
@@ -331,6 +335,17 @@ pub fn stop(home: &Home) -> Result<bool> {
 fn forget(home: &Home) -> Result<()> {
     let path = home.state_file();
     std::fs::remove_file(&path).with_context(|| format!("cannot remove `{}`", path.display()))
+}
+
+/// Fails with advice when `port` on the loopback is taken.
+fn check_port_free(port: u16) -> Result<()> {
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        anyhow::bail!(
+            "port {port} on 127.0.0.1 is in use by another program. Choose another with \
+             `--port N`, or leave `--port` out to take a free one."
+        );
+    }
+    Ok(())
 }
 
 /// Fails with what to run when the server has no pg_background extension to create.

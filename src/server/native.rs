@@ -351,12 +351,7 @@ fn remove_stale_pid_file(data: &Path) -> Result<()> {
 /// free, else any free loopback port.
 fn choose_port(wanted: Option<u16>, last: Option<u16>) -> Result<u16> {
     if let Some(port) = wanted {
-        if TcpListener::bind(("127.0.0.1", port)).is_err() {
-            bail!(
-                "port {port} on 127.0.0.1 is in use by another program. Choose another with \
-                 `--port N`, or leave `--port` out to take a free one."
-            );
-        }
+        super::check_port_free(port)?;
         return Ok(port);
     }
     if let Some(port) = last.filter(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok()) {
