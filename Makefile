@@ -2,7 +2,7 @@
 LABS := target/release/labs
 PG_CONFIG ?= pg_config
 
-.PHONY: setup build demo test cargo-test lint fmt-check installcheck dev-check bench
+.PHONY: setup build demo image test cargo-test lint fmt-check installcheck dev-check docker-test bench
 
 setup:
 	@scripts/setup
@@ -19,7 +19,12 @@ demo: setup
 		$(LABS) check $$n --answer $$lab/solution.sql || exit 1; \
 	done
 
-test: setup cargo-test lint fmt-check installcheck dev-check
+# The lab server image `pgbg-labs/server:<version>` for the docker backend; rebuilt only when
+# docker/ or extension/ changed.
+image:
+	@scripts/image
+
+test: setup cargo-test lint fmt-check installcheck dev-check docker-test
 
 cargo-test:
 	@cargo test --locked
@@ -31,13 +36,22 @@ fmt-check:
 	@cargo fmt --check
 
 installcheck: setup
-	@eval "$$($(LABS) server env)" && $(MAKE) -s -C extension installcheck PG_CONFIG=$(PG_CONFIG)
+	@eval "$$($(LABS) server env --backend native)" && $(MAKE) -s -C extension installcheck PG_CONFIG=$(PG_CONFIG)
 
 # Every reference solution passes, every starter fails, every wrong answer fails exactly the
 # checks its header names.
 dev-check: setup
-	@$(LABS) dev check all
+	@$(LABS) dev check all --backend native
+
+# The server and lab tests again on the docker backend: a Docker engine installed and started
+# when missing, the image built when docker/ or extension/ changed.
+docker-test: setup
+	@scripts/docker-up
+	@scripts/image
+	@LABS_TEST_BACKEND=docker cargo test --locked --test server --test check --test backends
+	@$(LABS) dev check all --backend docker
 
 bench: setup
+	@$(LABS) bench start --out target/bench
 	@$(LABS) bench extension --out target/bench
 	@$(LABS) bench checks --out target/bench

@@ -8,6 +8,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use testcontainers::core::env::GetEnvValue;
@@ -138,8 +139,9 @@ fn remove_on_signal() -> Result<()> {
         .context("cannot watch for Ctrl-C to remove the container")?;
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("labs: interrupted; removing this command's lab server container");
-            finish();
+            remove_one_shot();
             let _ = signal_hook::low_level::emulate_default_handler(signal);
             std::process::exit(128 + signal);
         }
@@ -253,10 +255,24 @@ fn wait_ready(server: &Server) -> Result<()> {
     }
 }
 
-/// Removes the containers this process started for itself.
+/// Set once a signal came: the signal's thread removes the containers and ends the process.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Removes the containers this process started for itself. After a signal, the command's own
+/// thread waits here for the signal's thread to finish removing them and end the process.
 pub fn finish() {
-    let names = std::mem::take(&mut *ONE_SHOT.lock().unwrap_or_else(|e| e.into_inner()));
-    for name in names {
+    remove_one_shot();
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// Removes this process's one-command containers, holding the list until they are gone.
+fn remove_one_shot() {
+    let mut names = ONE_SHOT.lock().unwrap_or_else(|e| e.into_inner());
+    for name in names.drain(..) {
         if let Err(err) = docker(&["rm", "--force", "--volumes", &name]) {
             if !format!("{err:#}").contains("No such container") {
                 eprintln!("labs: cannot remove the container `{name}`: {err:#}");
