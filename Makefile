@@ -53,5 +53,5 @@ docker-test: setup
 
 bench: setup
 	@$(LABS) bench start --out target/bench
-	@$(LABS) bench extension --out target/bench
-	@$(LABS) bench checks --out target/bench
+	@$(LABS) bench extension --backend native --out target/bench
+	@$(LABS) bench checks --backend native --out target/bench

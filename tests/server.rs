@@ -188,6 +188,7 @@ fn a_home_the_server_user_cannot_enter_is_refused() {
     let run = common::Run::from(
         Command::new(env!("CARGO_BIN_EXE_labs"))
             .env("LABS_HOME", private.path().join("home"))
+            .env("LABS_BACKEND", "native")
             .args(["server", "start"])
             .output()
             .unwrap(),
