@@ -7,8 +7,8 @@ MDBOOK_VERSION := 0.5.4
 TOOLS_DIR ?= $(or $(LABS_TOOLS_DIR),tools)
 MDBOOK := $(TOOLS_DIR)/bin/mdbook
 
-.PHONY: setup browser build demo test cargo-test lint fmt-check installcheck compat-check dev-check \
-	bench book serve mdbook book-check
+.PHONY: setup browser build demo image test cargo-test lint fmt-check installcheck compat-check \
+	dev-check docker-test bench book serve mdbook book-check
 
 setup:
 	@scripts/setup
@@ -29,7 +29,13 @@ demo: setup
 		$(LABS) check $$n --answer $$lab/solution.sql || exit 1; \
 	done
 
-test: setup browser cargo-test lint fmt-check installcheck compat-check dev-check book-check
+# The lab server image `pgbg-labs/server:<version>` for the docker backend; rebuilt only when
+# docker/ or extension/ changed.
+image:
+	@scripts/image
+
+test: setup browser cargo-test lint fmt-check installcheck compat-check dev-check book-check \
+	docker-test
 
 cargo-test:
 	@cargo test --locked
@@ -41,7 +47,7 @@ fmt-check:
 	@cargo fmt --check
 
 installcheck: setup
-	@eval "$$($(LABS) server env)" && $(MAKE) -s -C extension installcheck PG_CONFIG=$(PG_CONFIG)
+	@eval "$$($(LABS) server env --backend native)" && $(MAKE) -s -C extension installcheck PG_CONFIG=$(PG_CONFIG)
 
 # The extension compiles against PostgreSQL 17's headers too (fetched from Debian's archive).
 compat-check:
@@ -50,12 +56,21 @@ compat-check:
 # Every reference solution passes, every starter fails, every wrong answer fails exactly the
 # checks its header names.
 dev-check: setup
-	@$(LABS) dev check all
+	@$(LABS) dev check all --backend native
+
+# The server and lab tests again on the docker backend: a Docker engine installed and started
+# when missing, the image built when docker/ or extension/ changed.
+docker-test: setup
+	@scripts/docker-up
+	@scripts/image
+	@LABS_TEST_BACKEND=docker cargo test --locked --test server --test check --test backends
+	@$(LABS) dev check all --backend docker
 
 bench: setup
-	@$(LABS) bench extension --out target/bench
-	@$(LABS) bench checks --out target/bench
-	@$(LABS) bench grade --out target/bench
+	@$(LABS) bench start --out target/bench
+	@$(LABS) bench extension --backend native --out target/bench
+	@$(LABS) bench checks --backend native --out target/bench
+	@$(LABS) bench grade --backend native --out target/bench
 
 # mdBook at the pinned version, installed when missing or of another version.
 mdbook:

@@ -31,7 +31,8 @@ impl Home {
         Ok(Home { root })
     }
 
-    /// A home folder at `root`, for a server of the runner's own (the book's throwaway server).
+    /// A home folder at `root`, for a server of the runner's own (the book's throwaway server,
+    /// the benchmarks).
     pub fn at(root: PathBuf) -> Home {
         Home { root }
     }
@@ -81,6 +82,11 @@ impl Home {
         Home {
             root: self.lanes_dir().join(n.to_string()),
         }
+    }
+
+    /// The superuser's password of the native backend's cluster.
+    pub fn password_file(&self) -> PathBuf {
+        self.root.join("native.password")
     }
 
     /// The state of the running server, written when it starts and removed when it stops.

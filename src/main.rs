@@ -168,6 +168,15 @@ enum DevCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Cold start to first query: native (new and existing cluster) and docker, side by side.
+    Start {
+        /// Rounds; backends alternate within each round, the median is reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Folder for the JSON figures.
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+    },
     /// The wall time of `labs check N` per lab, and the checker's own overhead in it.
     Checks {
         #[command(flatten)]
@@ -274,6 +283,25 @@ struct ServerArgs {
     /// Loopback TCP port for a server being started (default: a free one).
     #[arg(long)]
     port: Option<u16>,
+    /// Which server to start when none runs: `native` (PostgreSQL on this machine), `docker`
+    /// (a container of the image `make image` builds), `url` (`--server-url`), or `auto`:
+    /// docker when a Docker daemon answers and the image is built, else native.
+    #[arg(long, value_enum, env = "LABS_BACKEND", default_value_t = BackendArg::Auto)]
+    backend: BackendArg,
+    /// The server of the url backend: `postgres://user:password@host:port` (a superuser, or a
+    /// role that may create databases and roles; the server must have pg_background).
+    #[arg(long, value_name = "URL", env = "LABS_SERVER_URL")]
+    server_url: Option<String>,
+}
+
+/// The `--backend` values: a backend, or `auto`.
+#[derive(Clone, Copy, Default, clap::ValueEnum)]
+enum BackendArg {
+    #[default]
+    Auto,
+    Native,
+    Docker,
+    Url,
 }
 
 impl ServerArgs {
@@ -281,6 +309,13 @@ impl ServerArgs {
         server::ServerOptions {
             pg_bin: self.pg_bin.clone(),
             port: self.port,
+            backend: match self.backend {
+                BackendArg::Auto => None,
+                BackendArg::Native => Some(server::Backend::Native),
+                BackendArg::Docker => Some(server::Backend::Docker),
+                BackendArg::Url => Some(server::Backend::Url),
+            },
+            server_url: self.server_url.clone(),
         }
     }
 }
@@ -327,7 +362,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if answer.is_some() && labs.len() > 1 {
                 anyhow::bail!("`--answer` names one file: use it with one lab, not `all`");
             }
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             let overall = check_cmd::check(&server, &labs, answer.as_deref(), format)?;
             return Ok(ExitCode::from(overall.code()));
         }
@@ -366,12 +402,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Dev(DevCommand::Check { lab, server }) => {
             let labs = select(&lab)?;
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             return Ok(verdict(dev::check(&server, &labs)?));
         }
         Command::Dev(DevCommand::Bless { lab, server }) => {
             let labs = select(&lab)?;
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             let mut ok = true;
             for lab in &labs {
                 ok &= dev::bless(&server, lab)?;
@@ -392,9 +430,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ServerCommand::Logs { lines } => server_cmd::logs(&home, lines)?,
             ServerCommand::Env(args) => server_cmd::env(&home, &args.options())?,
         },
+        Command::Bench(BenchCommand::Start { rounds, out }) => {
+            bench::print_start(&bench::start(rounds.max(1), &out)?);
+        }
         Command::Bench(BenchCommand::Checks { server, runs, out }) => {
             let labs = select(&Which::All)?;
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             bench::print_checks(&bench::checks(&server, &labs, runs, &out)?);
         }
         Command::Bench(BenchCommand::Grade {
@@ -414,14 +456,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rounds,
             out,
         }) => {
-            let server = server::ensure_running(&home, &server.options())?;
+            let server =
+                server::ensure_running(&home, &server.options(), server::Lifetime::Command)?;
             let report = bench::extension(&server, calls, rows, rounds, &out)?;
             bench::print_extension(&report);
         }
         Command::Book(BookCommand::Render { check, server }) => {
             let labs = select(&Which::All)?;
-            let options = server.options();
-            let server = server::ensure_running(&home, &options)?;
+            // The render reads the server's own log file and starts a throwaway cluster from the
+            // same binaries: it needs the native backend.
+            let mut options = server.options();
+            if options.server_url.is_some()
+                || options
+                    .backend
+                    .is_some_and(|b| b != server::Backend::Native)
+            {
+                anyhow::bail!("`labs book render` runs on the native backend only");
+            }
+            options.backend = Some(server::Backend::Native);
+            let server = server::ensure_running(&home, &options, server::Lifetime::Kept)?;
             let paths = book::Paths::of_project(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
             return Ok(verdict(book::render_cmd(
                 &server, &home, &options, &paths, &labs, check,

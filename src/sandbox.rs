@@ -87,6 +87,7 @@ impl Sandbox {
             ))
             .with_context(|| format!("cannot create the run database `{}`", sandbox.db))?;
         let mut run = server.connect(&sandbox.db)?;
+        let (host, port) = server.address_inside();
         run.batch_execute(&format!(
             "REASSIGN OWNED BY {TEMPLATE_OWNER} TO {student};
              CREATE EXTENSION IF NOT EXISTS pg_background;
@@ -96,8 +97,6 @@ impl Sandbox {
                  RETURN 'host={host} port={port} dbname={db} user={student} password={sp}';
              GRANT EXECUTE ON FUNCTION public.lab_conninfo() TO {student};",
             student = sandbox.student,
-            host = server.host,
-            port = server.port,
             db = sandbox.db,
             sp = sandbox.student_password,
         ))

@@ -1,24 +1,34 @@
 //! `labs server ...`: start, inspect, open and stop the lab server.
 
 use crate::home::Home;
-use crate::server::{self, native, Server, ServerOptions, Started};
+use crate::server::{self, docker, native, Backend, Lifetime, Server, ServerOptions, Started};
 use anyhow::{bail, Context, Result};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// `labs server start`: reuses a running server or starts one, and says which.
 pub fn start(home: &Home, options: &ServerOptions) -> Result<()> {
-    let (server, how) = server::start(home, options)?;
+    let (server, how) = server::start(home, options, Lifetime::Kept)?;
     let verb = match how {
         Started::Reused => "is already running",
         Started::Started => "started",
     };
+    let place = match server.backend {
+        Backend::Native => format!(
+            "socket folder {}, data {}",
+            display_opt(&server.socket_dir),
+            display_opt(&server.data_dir)
+        ),
+        Backend::Docker => format!(
+            "container {} of {}",
+            docker::short(server.container.as_deref().unwrap_or_default()),
+            docker::image()
+        ),
+        Backend::Url => format!("host {}, user {}", server.host, server.superuser),
+    };
     println!(
-        "The {} lab server {verb}: port {}, socket folder {}, data {}.",
-        server.backend,
-        server.port,
-        display_opt(&server.socket_dir),
-        display_opt(&server.data_dir)
+        "The {} lab server {verb}: port {}, {place}.",
+        server.backend, server.port
     );
     Ok(())
 }
@@ -40,15 +50,16 @@ pub fn status(home: &Home) -> Result<bool> {
     let extension: Option<String> = row.get(1);
     println!("backend:        {}", server.backend);
     println!("version:        PostgreSQL {}", row.get::<_, String>(0));
-    println!("port:           {} (127.0.0.1)", server.port);
+    println!("port:           {} ({})", server.port, server.host);
+    if let Some(id) = &server.container {
+        println!("container:      {}", docker::short(id));
+    }
     println!("socket folder:  {}", display_opt(&server.socket_dir));
     println!("data directory: {}", display_opt(&server.data_dir));
     println!("runs as:        {}", server.os_user);
     println!(
         "pg_background:  {}",
-        extension
-            .as_deref()
-            .unwrap_or("not installed (run `make setup`)")
+        extension.as_deref().unwrap_or("not installed")
     );
     println!("worker slots:   {}", row.get::<_, String>(3));
     println!("uptime:         {}", row.get::<_, String>(2));
@@ -71,7 +82,7 @@ pub fn stop(home: &Home) -> Result<()> {
 
 /// `labs server psql [ARGS]`: replaces this process with psql connected as the superuser.
 pub fn psql(home: &Home, options: &ServerOptions, args: &[String]) -> Result<()> {
-    let server = server::ensure_running(home, options)?;
+    let server = server::ensure_running(home, options, Lifetime::Kept)?;
     let psql = server
         .pg_bin
         .as_ref()
@@ -82,11 +93,38 @@ pub fn psql(home: &Home, options: &ServerOptions, args: &[String]) -> Result<()>
         .envs(server.libpq_env())
         .args(args)
         .exec();
-    Err(err).with_context(|| format!("cannot run `{}`", psql.display()))
+    Err(err).with_context(|| {
+        format!(
+            "cannot run `{}`; install PostgreSQL's client (`psql`, Debian's postgresql-client){}",
+            psql.display(),
+            match &server.container {
+                Some(id) => format!(
+                    ", or use the container's own: `docker exec -it {} psql -U postgres`",
+                    docker::short(id)
+                ),
+                None => String::new(),
+            }
+        )
+    })
 }
 
 /// `labs server logs`: the end of the server's log.
 pub fn logs(home: &Home, lines: usize) -> Result<()> {
+    if let Some(server) = Server::load(home)? {
+        match server.backend {
+            Backend::Native => {}
+            Backend::Docker => {
+                print!("{}", docker::logs(&server, lines)?);
+                return Ok(());
+            }
+            Backend::Url => bail!(
+                "the lab server is someone else's ({}:{}, url backend): its log is on that \
+                 server",
+                server.host,
+                server.port
+            ),
+        }
+    }
     let log = home.log_file();
     if !log.exists() {
         bail!(
@@ -100,7 +138,7 @@ pub fn logs(home: &Home, lines: usize) -> Result<()> {
 
 /// `labs server env`: shell assignments that point libpq tools at the server.
 pub fn env(home: &Home, options: &ServerOptions) -> Result<()> {
-    let server = server::ensure_running(home, options)?;
+    let server = server::ensure_running(home, options, Lifetime::Kept)?;
     for (name, value) in server.libpq_env() {
         println!("export {name}='{value}'");
     }

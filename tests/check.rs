@@ -92,7 +92,13 @@ fn hostile_answers_cost_only_their_own_points() {
         b"SELECT pg_terminate_backend(pg_backend_pid());",
     );
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(details(&verdict).contains("57P01"), "{}", details(&verdict));
+    // The server's FATAL 57P01 may not reach the client before the connection closes (through
+    // Docker's port proxy it often does not): either way the session is reported as ended.
+    let said = details(&verdict);
+    assert!(
+        said.contains("57P01") || said.contains("сеанс с сервером оборвался"),
+        "{said}"
+    );
 
     // An answer that takes every worker slot and detaches from the workers.
     let flood = b"DO $$ BEGIN FOR i IN 1..50 LOOP

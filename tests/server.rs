@@ -1,8 +1,9 @@
-//! The native lab server, driven through the real `labs` binary against a real PostgreSQL.
+//! The lab server, driven through the real `labs` binary against a real PostgreSQL, with the
+//! backend LABS_TEST_BACKEND names (native by default).
 
 mod common;
 
-use common::{is_root, owner, LabHome};
+use common::{backend, is_root, native_only, owner, LabHome};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -16,17 +17,21 @@ fn starts_reports_reuses_and_stops() {
         "{}",
         started.all()
     );
-    assert!(
-        started.stderr.contains("creating a PostgreSQL"),
-        "{}",
-        started.all()
-    );
+    let native = backend() == "native";
+    if native {
+        assert!(
+            started.stderr.contains("creating a PostgreSQL"),
+            "{}",
+            started.all()
+        );
+    }
 
     let status = home.run(&["server", "status"]).expect_code(0);
     for field in [
-        "backend:        native",
+        &format!("backend:        {}", backend()),
         "version:        PostgreSQL 1",
         "pg_background:  1.",
+        "worker slots:   8",
     ] {
         assert!(
             status.stdout.contains(field),
@@ -65,6 +70,9 @@ fn starts_reports_reuses_and_stops() {
         status.all()
     );
 
+    if !native {
+        return;
+    }
     // A stopped server keeps its cluster: the next start does not run initdb again.
     let restarted = home.run(&["server", "start"]).expect_code(0);
     assert!(
@@ -76,6 +84,9 @@ fn starts_reports_reuses_and_stops() {
 
 #[test]
 fn a_stale_pid_file_is_removed() {
+    if !native_only("a_stale_pid_file_is_removed") {
+        return;
+    }
     let home = LabHome::new();
     home.run(&["server", "start"]).expect_code(0);
     home.run(&["server", "stop"]).expect_code(0);
@@ -118,6 +129,9 @@ fn a_port_in_use_is_refused_with_advice() {
 
 #[test]
 fn the_server_never_runs_as_root() {
+    if !native_only("the_server_never_runs_as_root") {
+        return;
+    }
     let home = LabHome::new();
     let run = home.run(&["server", "start"]).expect_code(0);
     let data_owner = owner(&home.path().join("data"));
@@ -142,6 +156,9 @@ fn the_server_never_runs_as_root() {
 
 #[test]
 fn a_data_dir_of_another_user_is_refused() {
+    if !native_only("a_data_dir_of_another_user_is_refused") {
+        return;
+    }
     if !is_root() {
         eprintln!("skipped: giving a folder to another user needs root");
         return;
@@ -159,6 +176,9 @@ fn a_data_dir_of_another_user_is_refused() {
 
 #[test]
 fn a_home_the_server_user_cannot_enter_is_refused() {
+    if !native_only("a_home_the_server_user_cannot_enter_is_refused") {
+        return;
+    }
     if !is_root() {
         eprintln!("skipped: only root runs the server as another user");
         return;
@@ -168,6 +188,7 @@ fn a_home_the_server_user_cannot_enter_is_refused() {
     let run = common::Run::from(
         Command::new(env!("CARGO_BIN_EXE_labs"))
             .env("LABS_HOME", private.path().join("home"))
+            .env("LABS_BACKEND", "native")
             .args(["server", "start"])
             .output()
             .unwrap(),
@@ -179,6 +200,9 @@ fn a_home_the_server_user_cannot_enter_is_refused() {
 
 #[test]
 fn missing_or_unsupported_binaries_say_what_to_do() {
+    if !native_only("missing_or_unsupported_binaries_say_what_to_do") {
+        return;
+    }
     let home = LabHome::new();
     let empty = tempfile::tempdir().unwrap();
     let run = home
@@ -217,6 +241,9 @@ fn pg_config(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_postgresql_without_the_extension_says_what_to_run() {
+    if !native_only("a_postgresql_without_the_extension_says_what_to_run") {
+        return;
+    }
     // A mirror of the machine's PostgreSQL without pg_background: PostgreSQL finds its share
     // folder relative to its binaries, so copied binaries and a share folder of links to
     // everything but pg_background make a real server that lacks only the extension.

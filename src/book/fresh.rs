@@ -27,7 +27,7 @@ impl Fresh {
         let home = Home::at(root);
         let options = ServerOptions {
             pg_bin: options.pg_bin.clone(),
-            port: None,
+            ..ServerOptions::default()
         };
         let server = server::native::start(&home, &options)
             .context("cannot start the book's throwaway server")?;

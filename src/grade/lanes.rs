@@ -4,7 +4,7 @@
 //! whichever backend it picks; their data stays for the next `labs grade`.
 
 use crate::home::Home;
-use crate::server::{self, Server, ServerOptions};
+use crate::server::{self, Lifetime, Server, ServerOptions};
 use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs;
@@ -48,8 +48,11 @@ impl Lanes {
                     let options = &options;
                     scope.spawn(move || -> Result<Lane> {
                         let home = home.lane(number);
-                        let (server, _) = server::start(&home, options)
+                        // Kept: a lane's container (docker backend) outlives this call and is
+                        // removed by `stop`, like a native lane's server.
+                        let (running, _) = server::start(&home, options, Lifetime::Kept)
                             .with_context(|| format!("cannot start the server of lane {number}"))?;
+                        let server = Server::clone(&running);
                         crate::sandbox::sweep(&server)
                             .with_context(|| format!("cannot clean the server of lane {number}"))?;
                         Ok(Lane {

@@ -12,7 +12,7 @@ pub mod synthetic;
 use crate::checks::{self, Snapshots};
 use crate::home::Home;
 use crate::lab::Lab;
-use crate::server::{self, ServerOptions};
+use crate::server::{self, Lifetime, ServerOptions};
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lanes::{Lane, Lanes};
@@ -334,7 +334,12 @@ fn revive(lane: &Lane) -> Result<server::Server> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    Ok(server::start(&lane.home, &ServerOptions::default())?.0)
+    let options = ServerOptions {
+        backend: Some(lane.server.backend),
+        ..ServerOptions::default()
+    };
+    let (running, _) = server::start(&lane.home, &options, Lifetime::Kept)?;
+    Ok(server::Server::clone(&running))
 }
 
 /// Prints what the run did, and where the gradebook is.

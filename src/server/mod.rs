@@ -1,6 +1,10 @@
 //! The lab server: one model of a running PostgreSQL with pg_background, whichever backend runs it.
 
+pub mod docker;
 pub mod native;
+pub mod url;
+
+pub use docker::Lifetime;
 
 use crate::home::Home;
 use anyhow::{Context, Result};
@@ -18,6 +22,21 @@ pub struct ServerOptions {
     pub pg_bin: Option<PathBuf>,
     /// The loopback TCP port to listen on; a free one when not given.
     pub port: Option<u16>,
+    /// The backend to start; `None` is `auto`: docker when a Docker daemon answers and the lab
+    /// server image is built, else native (a `server_url` means url).
+    pub backend: Option<Backend>,
+    /// The server of the url backend: `postgres://user:password@host:port`.
+    pub server_url: Option<String>,
+}
+
+impl ServerOptions {
+    /// The backend asked for: url whenever a server URL is given, else `backend`.
+    fn requested(&self) -> Option<Backend> {
+        match self.server_url {
+            Some(_) => Some(Backend::Url),
+            None => self.backend,
+        }
+    }
 }
 
 /// Which backend runs the server.
@@ -26,12 +45,18 @@ pub struct ServerOptions {
 pub enum Backend {
     /// initdb + pg_ctl from the PostgreSQL binaries on this machine.
     Native,
+    /// A container of the lab server image (docker/), through testcontainers.
+    Docker,
+    /// A server someone already runs, named by `--server-url`.
+    Url,
 }
 
 impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Backend::Native => f.write_str("native"),
+            Backend::Docker => f.write_str("docker"),
+            Backend::Url => f.write_str("url"),
         }
     }
 }
@@ -54,6 +79,31 @@ pub struct Server {
     pub pg_bin: Option<PathBuf>,
     /// The system user the server runs as.
     pub os_user: String,
+    /// The container of the docker backend.
+    #[serde(default)]
+    pub container: Option<String>,
+}
+
+/// A server in use by this command; a container started for this command alone is removed
+/// when it is dropped.
+pub struct Running {
+    server: Server,
+    lifetime: Lifetime,
+}
+
+impl std::ops::Deref for Running {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.lifetime == Lifetime::Command {
+            docker::finish();
+        }
+    }
 }
 
 /// Whether a command found its server running or had to start it.
@@ -86,6 +136,15 @@ impl Server {
         self.config(dbname)
             .connect(postgres::NoTls)
             .with_context(|| format!("cannot connect to the lab server on port {}", self.port))
+    }
+
+    /// The address the server reaches itself at, for dblink inside it: in a container its own
+    /// port on its loopback, not the port mapped on this machine.
+    pub fn address_inside(&self) -> (&str, u16) {
+        match self.backend {
+            Backend::Docker => ("127.0.0.1", docker::INNER_PORT),
+            Backend::Native | Backend::Url => (&self.host, self.port),
+        }
     }
 
     /// Whether the server answers a query.
@@ -144,24 +203,37 @@ impl Server {
 }
 
 /// Returns the running lab server of this home folder, starting one when none answers, and says
-/// on stderr which of the two it did.
-pub fn ensure_running(home: &Home, options: &ServerOptions) -> Result<Server> {
-    let (server, how) = start(home, options)?;
+/// on stderr which of the two it did. A container started here lives as long as `lifetime`
+/// says.
+pub fn ensure_running(home: &Home, options: &ServerOptions, lifetime: Lifetime) -> Result<Running> {
+    let (running, how) = start(home, options, lifetime)?;
+    let server = &running.server;
     match how {
         Started::Reused => eprintln!(
             "labs: using the {} lab server on port {} (already running)",
             server.backend, server.port
         ),
         Started::Started => eprintln!(
-            "labs: started a {} lab server on port {}",
-            server.backend, server.port
+            "labs: started a {} lab server on port {}{}",
+            server.backend,
+            server.port,
+            match (server.backend, lifetime) {
+                (Backend::Docker, Lifetime::Command) =>
+                    " (its container is removed when this command ends)",
+                _ => "",
+            }
         ),
     }
-    Ok(server)
+    Ok(running)
 }
 
-/// Reuses the saved server when it answers, else starts one.
-pub fn start(home: &Home, options: &ServerOptions) -> Result<(Server, Started)> {
+/// Reuses the saved server when it answers, else starts one with the chosen backend. Kept
+/// servers are saved for the next commands; a container for this command alone is not.
+pub fn start(
+    home: &Home,
+    options: &ServerOptions,
+    lifetime: Lifetime,
+) -> Result<(Running, Started)> {
     if let Some(server) = Server::load(home)? {
         if server.is_alive() {
             if let Some(port) = options.port.filter(|p| *p != server.port) {
@@ -171,23 +243,109 @@ pub fn start(home: &Home, options: &ServerOptions) -> Result<(Server, Started)> 
                     server.port
                 );
             }
+            if let Some(wanted) = options.requested().filter(|b| *b != server.backend) {
+                anyhow::bail!(
+                    "a {} lab server already runs for this home folder; run `labs server stop` \
+                     first to use the {wanted} backend",
+                    server.backend
+                );
+            }
             check_extension(&server)?;
-            return Ok((server, Started::Reused));
+            let running = Running {
+                server,
+                lifetime: Lifetime::Kept,
+            };
+            return Ok((running, Started::Reused));
         }
     }
-    let server = native::start(home, options)?;
-    check_extension(&server)?;
-    Ok((server, Started::Started))
+    let backend = choose(options);
+    let server = match backend {
+        Backend::Native => native::start(home, options)?,
+        Backend::Docker => {
+            let server = docker::start(options, lifetime)?;
+            if lifetime == Lifetime::Kept {
+                home.create()?;
+                server.save(home)?;
+            }
+            server
+        }
+        Backend::Url => {
+            let url = options.server_url.as_deref().context(
+                "the url backend needs `--server-url postgres://user:password@host:port`",
+            )?;
+            let server = url::connect(url)?;
+            if lifetime == Lifetime::Kept {
+                home.create()?;
+                server.save(home)?;
+            }
+            server
+        }
+    };
+    let lifetime = match backend {
+        Backend::Docker => lifetime,
+        Backend::Native | Backend::Url => Lifetime::Kept,
+    };
+    let running = Running { server, lifetime };
+    check_extension(&running)?;
+    Ok((running, Started::Started))
 }
 
-/// Stops the saved server; says so when none runs.
+/// The backend to start: the one asked for, else url when a server URL is given, else docker
+/// when a daemon answers and the image is built, else native; `auto` says which and why.
+fn choose(options: &ServerOptions) -> Backend {
+    if let Some(backend) = options.requested() {
+        return backend;
+    }
+    match docker::unavailable() {
+        None => {
+            eprintln!(
+                "labs: backend auto: docker (a Docker daemon answers and `{}` is built)",
+                docker::image()
+            );
+            Backend::Docker
+        }
+        Some(why) => {
+            eprintln!("labs: backend auto: native ({why})");
+            Backend::Native
+        }
+    }
+}
+
+/// Stops the saved server; says so when none runs. A docker server's container is removed; a
+/// url server is only forgotten: it is not the runner's to stop.
 pub fn stop(home: &Home) -> Result<bool> {
     match Server::load(home)? {
         Some(server) => match server.backend {
             Backend::Native => native::stop(home, &server),
+            Backend::Docker => {
+                let removed = docker::stop(&server)?;
+                forget(home)?;
+                Ok(removed)
+            }
+            Backend::Url => {
+                forget(home)?;
+                Ok(true)
+            }
         },
         None => Ok(false),
     }
+}
+
+/// Removes the saved server of a backend that keeps nothing else in the home folder.
+fn forget(home: &Home) -> Result<()> {
+    let path = home.state_file();
+    std::fs::remove_file(&path).with_context(|| format!("cannot remove `{}`", path.display()))
+}
+
+/// Fails with advice when `port` on the loopback is taken.
+fn check_port_free(port: u16) -> Result<()> {
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        anyhow::bail!(
+            "port {port} on 127.0.0.1 is in use by another program. Choose another with \
+             `--port N`, or leave `--port` out to take a free one."
+        );
+    }
+    Ok(())
 }
 
 /// Fails with what to run when the server has no pg_background extension to create.
@@ -198,15 +356,29 @@ fn check_extension(server: &Server) -> Result<()> {
         &[],
     )?;
     if found.is_none() {
+        let what_to_do = match server.backend {
+            Backend::Native => format!(
+                "in its PostgreSQL ({}): run `make setup`, which builds and installs it from \
+                 extension/, or `make -C extension install PG_CONFIG=.../pg_config` for another \
+                 PostgreSQL",
+                server
+                    .pg_bin
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            Backend::Docker => format!(
+                "in the image `{}`: rebuild it with `make image`",
+                docker::image()
+            ),
+            Backend::Url => format!(
+                "on {}:{}: install it there (`make -C extension install \
+                 PG_CONFIG=.../pg_config` on that machine)",
+                server.host, server.port
+            ),
+        };
         anyhow::bail!(
-            "the lab server runs, but the pg_background extension is not installed in its \
-             PostgreSQL ({}): run `make setup`, which builds and installs it from extension/, or \
-             `make -C extension install PG_CONFIG=.../pg_config` for another PostgreSQL",
-            server
-                .pg_bin
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "its image".into())
+            "the lab server runs, but the pg_background extension is not installed {what_to_do}"
         );
     }
     Ok(())

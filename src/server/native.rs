@@ -14,6 +14,9 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
+/// The settings the labs rely on, one file for both backends.
+const LAB_SETTINGS: &str = include_str!("../../docker/labs.conf");
+
 /// The cluster's superuser, created by initdb.
 const SUPERUSER: &str = "postgres";
 
@@ -47,11 +50,18 @@ pub fn start(home: &Home, options: &ServerOptions) -> Result<Server> {
         make_owned_dir(&dir, &user, 0o700)?;
     }
     let data = home.data_dir();
-    let password = match &saved {
-        Some(saved) if data.join("PG_VERSION").exists() => saved.password.clone(),
+    let known = fs::read_to_string(home.password_file()).ok().or_else(|| {
+        saved
+            .as_ref()
+            .filter(|s| s.backend == Backend::Native)
+            .map(|s| s.password.clone())
+    });
+    let password = match known {
+        Some(password) if data.join("PG_VERSION").exists() => password,
         _ => {
             let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
             init_cluster(home, &bin, &user, &password)?;
+            save_password(home, &password)?;
             password
         }
     };
@@ -83,6 +93,7 @@ pub fn start(home: &Home, options: &ServerOptions) -> Result<Server> {
         data_dir: Some(data),
         pg_bin: Some(bin.dir.clone()),
         os_user: user.name,
+        container: None,
     };
     server.save(home)?;
     Ok(server)
@@ -117,6 +128,15 @@ pub fn stop(home: &Home, server: &Server) -> Result<bool> {
         bail!("pg_ctl could not stop the lab server: {}", said.trim());
     }
     Ok(true)
+}
+
+/// Keeps the superuser's password beside the cluster (readable only by its owner), so that a
+/// server of another backend saved in between does not lose it.
+fn save_password(home: &Home, password: &str) -> Result<()> {
+    let path = home.password_file();
+    fs::write(&path, password).with_context(|| format!("cannot write `{}`", path.display()))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+    Ok(())
 }
 
 /// The user the server runs as: this user, or when this is root (which PostgreSQL refuses) the
@@ -331,12 +351,7 @@ fn remove_stale_pid_file(data: &Path) -> Result<()> {
 /// free, else any free loopback port.
 fn choose_port(wanted: Option<u16>, last: Option<u16>) -> Result<u16> {
     if let Some(port) = wanted {
-        if TcpListener::bind(("127.0.0.1", port)).is_err() {
-            bail!(
-                "port {port} on 127.0.0.1 is in use by another program. Choose another with \
-                 `--port N`, or leave `--port` out to take a free one."
-            );
-        }
+        super::check_port_free(port)?;
         return Ok(port);
     }
     if let Some(port) = last.filter(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok()) {
@@ -350,35 +365,13 @@ fn choose_port(wanted: Option<u16>, last: Option<u16>) -> Result<u16> {
 fn write_config(home: &Home, port: u16) -> Result<()> {
     let data = home.data_dir();
     let settings = format!(
-        "# Written by `labs server start` on every start: the settings the labs rely on.\n\
+        "# Written by `labs server start` on every start: this server's address and socket,\n\
+         # then the settings the labs rely on (docker/labs.conf, shared with the image).\n\
          listen_addresses = '127.0.0.1'\n\
          port = {port}\n\
          unix_socket_directories = '{socket}'\n\
          unix_socket_permissions = 0700\n\
-         max_connections = 100\n\
-         # Background workers: the chapter's default of 8 slots; lab 3 fills and frees them.\n\
-         max_worker_processes = 8\n\
-         max_parallel_workers = 8\n\
-         max_parallel_workers_per_gather = 2\n\
-         max_parallel_maintenance_workers = 2\n\
-         max_logical_replication_workers = 4\n\
-         # Preallocated dynamic shared memory: a pg_background launch needs no shm_open/mmap.\n\
-         min_dynamic_shared_memory = 64MB\n\
-         # Logical replication, shown live in the book.\n\
-         wal_level = logical\n\
-         max_wal_senders = 10\n\
-         max_replication_slots = 10\n\
-         # A throwaway cluster: durability is not needed, speed is.\n\
-         fsync = off\n\
-         synchronous_commit = off\n\
-         full_page_writes = off\n\
-         shared_buffers = 128MB\n\
-         password_encryption = 'scram-sha-256'\n\
-         lc_messages = 'C'\n\
-         logging_collector = off\n\
-         log_line_prefix = '%m [%p] %b '\n\
-         log_timezone = 'UTC'\n\
-         timezone = 'UTC'\n",
+         {LAB_SETTINGS}",
         socket = home.socket_dir().display()
     );
     fs::write(data.join("labs.conf"), settings)?;

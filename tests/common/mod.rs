@@ -30,7 +30,11 @@ impl LabHome {
     /// A `labs` command with this home.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_labs"));
-        command.env("LABS_HOME", self.path()).args(args);
+        command
+            .env("LABS_HOME", self.path())
+            .env("LABS_BACKEND", backend())
+            .env_remove("LABS_SERVER_URL")
+            .args(args);
         command
     }
 
@@ -78,6 +82,25 @@ impl Run {
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+}
+
+/// The backend the tests run against: `LABS_TEST_BACKEND` (`native` or `docker`), native when
+/// unset.
+pub fn backend() -> String {
+    match std::env::var("LABS_TEST_BACKEND") {
+        Ok(b) if !b.is_empty() => b,
+        _ => "native".into(),
+    }
+}
+
+/// Whether the tests run against the native backend; tests of what only it has (a data
+/// directory, a server user, PostgreSQL binaries of this machine) say they are skipped otherwise.
+pub fn native_only(test: &str) -> bool {
+    let native = backend() == "native";
+    if !native {
+        eprintln!("skipped `{test}`: a test of the native backend");
+    }
+    native
 }
 
 /// Whether the tests run as root.
