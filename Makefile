@@ -59,12 +59,13 @@ dev-check: setup
 	@$(LABS) dev check all --backend native
 
 # The server and lab tests again on the docker backend: a Docker engine installed and started
-# when missing, the image built when docker/ or extension/ changed.
+# when missing, the image built when docker/ or extension/ changed. The lab check runs in a home
+# folder of its own, beside the native server the other targets keep running.
 docker-test: setup
 	@scripts/docker-up
 	@scripts/image
 	@LABS_TEST_BACKEND=docker cargo test --locked --test server --test check --test backends
-	@$(LABS) dev check all --backend docker
+	@LABS_HOME="$(CURDIR)/target/docker-home" $(LABS) dev check all --backend docker
 
 bench: setup
 	@$(LABS) bench start --out target/bench
