@@ -3,6 +3,7 @@
 mod answer;
 mod bench;
 mod book;
+mod browser;
 mod check_cmd;
 mod checks;
 mod dev;
@@ -136,6 +137,15 @@ enum BookCommand {
 
 #[derive(Subcommand)]
 enum DevCommand {
+    /// Print the DOM of an HTML page as headless Chromium renders it (what the book's and the
+    /// gradebook's checks look at).
+    Dom {
+        /// The HTML file.
+        page: PathBuf,
+        /// The Chromium program.
+        #[arg(long, default_value = "chromium")]
+        chromium: PathBuf,
+    },
     /// Prove the checker: every solution passes, every starter fails, every wrong answer fails
     /// exactly the checks its header names.
     Check {
@@ -389,6 +399,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(if summary.failed > 0 { 2 } else { 0 }));
         }
         Command::Init { dir } => init::init(&dir, &select(&Which::All)?)?,
+        Command::Dev(DevCommand::Dom { page, chromium }) => {
+            print!("{}", browser::dom(&chromium, &page)?);
+        }
         Command::Dev(DevCommand::Students { dir, count, seed }) => {
             let kinds = grade::synthetic::write(&dir, &select(&Which::All)?, count, seed)?;
             println!(

@@ -277,23 +277,16 @@ fn junk_gets_clear_messages_and_the_report_shows_its_charts() {
     for outside in ["<script", "<link", "http:", "https:", "@import", "url("] {
         assert!(!html.contains(outside), "the report loads `{outside}`");
     }
-    let profile = tempfile::tempdir().unwrap();
-    let dom = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", out.join("report.html").display()))
+    let dom = std::process::Command::new(env!("CARGO_BIN_EXE_labs"))
+        .args(["dev", "dom"])
+        .arg(out.join("report.html"))
         .output()
-        .expect("chromium is not installed: run `make browser` (scripts/setup --browser)");
+        .unwrap();
+    assert!(
+        dom.status.success(),
+        "labs dev dom failed (is chromium installed? `make browser`): {}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     let dom = String::from_utf8_lossy(&dom.stdout);
     // Two labs' score histograms, the pass rate per check, the slowest submissions.
     assert_eq!(dom.matches("<svg").count(), 4, "{dom}");

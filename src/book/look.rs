@@ -1,10 +1,10 @@
 //! A look at the built book in headless Chromium: a screenshot of every part's page, and its
 //! DOM checked for real outputs (psql tables) and for no template text left unrendered.
 
+use crate::browser;
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// What every part's page must show (besides a psql footer such as `(3 rows)`), and must not.
 const MUST: [&str; 1] = ["Вопросы для самопроверки"];
@@ -43,7 +43,7 @@ pub fn look(chromium: &Path, html: &Path, out: &Path) -> Result<Vec<String>> {
         let shot = out.join(format!("{name}.png"));
         let profile = out.join(format!(".profile-{name}"));
         let _ = fs::remove_dir_all(&profile);
-        chrome(
+        browser::run(
             chromium,
             &profile,
             &[
@@ -56,7 +56,7 @@ pub fn look(chromium: &Path, html: &Path, out: &Path) -> Result<Vec<String>> {
         if !shot.exists() {
             problems.push(format!("{name}: Chromium wrote no screenshot"));
         }
-        let dom = chrome(chromium, &profile, &["--dump-dom", &url])?;
+        let dom = browser::run(chromium, &profile, &["--dump-dom", &url])?;
         let _ = fs::remove_dir_all(&profile);
         if !footer.is_match(&dom) {
             problems.push(format!(
@@ -80,36 +80,4 @@ pub fn look(chromium: &Path, html: &Path, out: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(problems)
-}
-
-/// Runs headless Chromium with a profile of its own and returns what it printed.
-fn chrome(chromium: &Path, profile: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=3000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .with_context(|| {
-            format!(
-                "cannot run `{}`; install Debian's `chromium` package",
-                chromium.display()
-            )
-        })?;
-    if !out.status.success() {
-        bail!(
-            "Chromium failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
