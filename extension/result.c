@@ -101,6 +101,7 @@ static bool next_frame(pgbg_result_state *state, char *msgtype,
 					   const char **body, uint32 *len);
 static void check_row_description(pgbg_result_state *state,
 								  const char *body, uint32 len);
+static void read_message(StringInfo msg, const char *body, uint32 len);
 static bool type_fits(Oid remote_type, Oid local_type);
 static void check_tag_shape(pgbg_result_state *state);
 static void build_row(pgbg_result_state *state, const char *body,
@@ -521,10 +522,7 @@ check_row_description(pgbg_result_state *state, const char *body,
 	int			natts;
 	int			i;
 
-	msg.data = (char *) body;
-	msg.len = len;
-	msg.maxlen = len;
-	msg.cursor = 0;
+	read_message(&msg, body, len);
 
 	natts = pq_getmsgint(&msg, 2);
 	state->all_images = true;
@@ -582,6 +580,22 @@ check_row_description(pgbg_result_state *state, const char *body,
 		if (state->modes[i] != COLUMN_IMAGE || !state->infuncs[i].fn_strict)
 			state->all_images = false;
 	}
+}
+
+/*
+ * read_message
+ *
+ * Point a StringInfo at a message body read from the queue, so that the
+ * pq_getmsg* functions can parse it in place (PostgreSQL 16 has
+ * initReadOnlyStringInfo for this; 14 and 15 do not).
+ */
+static void
+read_message(StringInfo msg, const char *body, uint32 len)
+{
+	msg->data = (char *) body;
+	msg->len = len;
+	msg->maxlen = len;
+	msg->cursor = 0;
 }
 
 /*
@@ -845,10 +859,7 @@ relay_error_or_notice(pgbg_result_state *state, const char *body,
 	StringInfoData msg;
 	ErrorData	edata;
 
-	msg.data = (char *) body;
-	msg.len = len;
-	msg.maxlen = len;
-	msg.cursor = 0;
+	read_message(&msg, body, len);
 
 	pq_parse_errornotice(&msg, &edata);
 	edata.elevel = Min(edata.elevel, ERROR);

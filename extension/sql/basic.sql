@@ -124,6 +124,10 @@ INSERT INTO pgbg_types VALUES (
     '{"a","b c"}', 'happy', ROW(1, 'x'), '[1,5)', 7, repeat('abc', 100000),
     (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 500) g),
     NULL, '(1.5,2)', '192.168.0.1/24');
+-- Whether a worker sends every row of pgbg_types back unchanged (settings.sql
+-- asks again with text transfer)
+CREATE FUNCTION pgbg_types_round_trip() RETURNS boolean
+LANGUAGE sql AS $$
 SELECT (SELECT row(r.*)::text
         FROM pg_background_result(pg_background_launch(
             'SELECT * FROM pgbg_types')) AS r(
@@ -133,7 +137,9 @@ SELECT (SELECT row(r.*)::text
             u uuid, j jsonb, a int[], ta text[], e pgbg_mood, p pgbg_pair,
             r int4range, dm pgbg_pos, compressed text, external text, nul int,
             pt point, ip inet))
-     = (SELECT row(t.*)::text FROM pgbg_types t) AS identical;
+     = (SELECT row(t.*)::text FROM pgbg_types t)
+$$;
+SELECT pgbg_types_round_trip() AS identical;
 -- floats keep every bit, whatever extra_float_digits says
 SET extra_float_digits = 0;
 SELECT x = 0.1::float8 + 0.2::float8 AS exact

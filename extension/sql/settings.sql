@@ -71,16 +71,7 @@ SELECT x FROM pgbg_ro;
 -- pg_background.text_transfer = on sends every column as text instead of
 -- as a datum image; the values are the same
 SET pg_background.text_transfer = on;
-SELECT (SELECT row(r.*)::text
-        FROM pg_background_result(pg_background_launch(
-            'SELECT * FROM pgbg_types')) AS r(
-            b bool, c "char", i2 int2, i4 int4, i8 int8, f4 float4, f8 float8,
-            n numeric(10,2), t text, vc varchar(10), bp char(5), nm name,
-            by bytea, d date, ts timestamp, tz timestamptz, iv interval,
-            u uuid, j jsonb, a int[], ta text[], e pgbg_mood, p pgbg_pair,
-            r int4range, dm pgbg_pos, compressed text, external text, nul int,
-            pt point, ip inet))
-     = (SELECT row(t.*)::text FROM pgbg_types t) AS identical;
+SELECT pgbg_types_round_trip() AS identical;
 SELECT * FROM pg_background_result(pg_background_launch(
     'SHOW pg_background.text_transfer')) AS (x text);
 RESET pg_background.text_transfer;

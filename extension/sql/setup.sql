@@ -20,47 +20,6 @@ SELECT count(*) FROM pg_roles WHERE rolname = 'pgbackground_role';
 CREATE EXTENSION pg_background;
 SELECT count(*) FROM pg_roles WHERE rolname = 'pgbackground_role';
 
--- Wait (at most timeout seconds) until no pg_background worker is running
-CREATE FUNCTION pgbg_wait_idle(timeout float8 DEFAULT 60) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    deadline timestamptz := clock_timestamp() + make_interval(secs => timeout);
-BEGIN
-    LOOP
-        PERFORM pg_stat_clear_snapshot();
-        IF NOT EXISTS (SELECT 1 FROM pg_stat_activity
-                       WHERE backend_type = 'pg_background') THEN
-            RETURN true;
-        END IF;
-        IF clock_timestamp() > deadline THEN
-            RETURN false;
-        END IF;
-        PERFORM pg_sleep(0.01);
-    END LOOP;
-END
-$$;
-
--- Wait (at most timeout seconds) until a process shows the wait event
-CREATE FUNCTION pgbg_wait_event(p int, event text, timeout float8 DEFAULT 60)
-RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    deadline timestamptz := clock_timestamp() + make_interval(secs => timeout);
-BEGIN
-    LOOP
-        PERFORM pg_stat_clear_snapshot();
-        IF EXISTS (SELECT 1 FROM pg_stat_activity
-                   WHERE pid = p AND wait_event = event) THEN
-            RETURN true;
-        END IF;
-        IF clock_timestamp() > deadline THEN
-            RETURN false;
-        END IF;
-        PERFORM pg_sleep(0.01);
-    END LOOP;
-END
-$$;
-
 -- Wait (at most timeout seconds) until a query returns true
 CREATE FUNCTION pgbg_wait_until(cond text, timeout float8 DEFAULT 60)
 RETURNS boolean
@@ -81,6 +40,24 @@ BEGIN
         PERFORM pg_sleep(0.01);
     END LOOP;
 END
+$$;
+
+-- Wait (at most timeout seconds) until no pg_background worker is running
+CREATE FUNCTION pgbg_wait_idle(timeout float8 DEFAULT 60) RETURNS boolean
+LANGUAGE sql AS $$
+SELECT pgbg_wait_until($q$SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity
+                                            WHERE backend_type = 'pg_background')$q$,
+                       timeout)
+$$;
+
+-- Wait (at most timeout seconds) until a process shows the wait event
+CREATE FUNCTION pgbg_wait_event(p int, event text, timeout float8 DEFAULT 60)
+RETURNS boolean
+LANGUAGE sql AS $$
+SELECT pgbg_wait_until(format($q$SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                                               WHERE pid = %s AND wait_event = %L)$q$,
+                              p, event),
+                       timeout)
 $$;
 
 -- Evaluate an expression that launches a worker, retrying for up to 60
