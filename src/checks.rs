@@ -107,25 +107,62 @@ pub fn run_answer(
         }
     };
     let _slots = SlotLock::take(server, lab.exclusive)?;
+    // The sandboxes are made side by side before any of the student's SQL runs, and dropped
+    // side by side after all of it: the datasets themselves run one after another, because a
+    // transaction of one (creating or dropping a database too) would hold back VACUUM in the
+    // other through the student's snapshots, and lab 1 measures what VACUUM frees.
+    let prepared = side_by_side(&lab.datasets, |dataset| -> Result<_> {
+        let sandbox = Sandbox::create(server, lab, dataset)?;
+        let sessions = (sandbox.checker_session()?, sandbox.student_session()?);
+        Ok((sandbox, sessions))
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
     let mut results = Vec::new();
-    for dataset in &lab.datasets {
-        results.extend(run_dataset(server, lab, dataset, &text, snapshots)?);
+    let mut sandboxes = Vec::new();
+    for (dataset, (sandbox, sessions)) in lab.datasets.iter().zip(prepared) {
+        results.extend(run_dataset(
+            server, lab, dataset, &sandbox, sessions, &text, snapshots,
+        )?);
+        sandboxes.push(sandbox);
     }
+    side_by_side(sandboxes, Sandbox::drop_all)
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
     let elapsed = start.elapsed().as_millis() as u64;
     Ok(Verdict::new(lab, shown, None, results, elapsed))
 }
 
-/// The checks on one dataset, in one sandbox.
+/// Runs `work` on every item, each in a thread of its own, and returns the results in order.
+fn side_by_side<T: Send, R: Send>(
+    items: impl IntoIterator<Item = T>,
+    work: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| scope.spawn(|| work(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// The checks on one dataset, in its sandbox, with its checker's and student's sessions.
 fn run_dataset(
     server: &Server,
     lab: &Lab,
     dataset: &Dataset,
+    sandbox: &Sandbox,
+    (mut checker, mut student): (Session, Session),
     text: &str,
     snapshots: Snapshots,
 ) -> Result<Vec<CheckResult>> {
-    let sandbox = Sandbox::create(server, lab, dataset)?;
-    let mut checker = sandbox.checker_session()?;
-    let mut student = sandbox.student_session()?;
     let load_start = Instant::now();
     // Whatever rows the file returns are discarded as they arrive: a flood costs no memory.
     let loaded = student.execute(text, Instant::now() + LOAD_TIMEOUT);
@@ -154,7 +191,7 @@ fn run_dataset(
             }
             let mut run = CheckRun {
                 server,
-                sandbox: &sandbox,
+                sandbox,
                 student: &mut student,
                 checker: &mut checker,
                 deadline: start + Duration::from_millis(check.timeout_ms),
@@ -174,9 +211,6 @@ fn run_dataset(
         ));
         sandbox.end_student_workers()?;
     }
-    drop(student);
-    drop(checker);
-    sandbox.drop_all()?;
     Ok(results)
 }
 

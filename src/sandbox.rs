@@ -32,6 +32,8 @@ pub struct Sandbox {
     /// The superuser's session that made the run and ends it, kept for the run's length so
     /// that counting and ending the student's workers after every check costs no new session.
     admin: Mutex<postgres::Client>,
+    /// Whether the lab counts the server's worker slots (it holds them all while it runs).
+    exclusive: bool,
     dropped: bool,
 }
 
@@ -51,6 +53,7 @@ impl Sandbox {
             checker: format!("checker_{tag}"),
             checker_password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
             admin: Mutex::new(server.connect("postgres")?),
+            exclusive: lab.exclusive,
             dropped: false,
         };
         let mut admin = sandbox.admin();
@@ -167,12 +170,14 @@ impl Sandbox {
     /// Ends the background workers the student left running (detached ones, say) and waits
     /// until they are gone, so that the next check starts with every worker slot it had. A
     /// worker leaves pg_stat_activity a moment before the postmaster frees its slot, hence the
-    /// short grace after the last one, paid only when there was one.
+    /// short grace after the last one, paid only when there was one and only by a lab that
+    /// counts the slots: in the others it is usually a worker whose result was read, exiting on
+    /// its own, and a slot freed a moment later changes nothing.
     pub fn end_student_workers(&self) -> Result<()> {
         let mut admin = self.admin();
         let ended = terminate_backends(&mut admin, STUDENT_WORKERS, &[&self.student])
             .with_context(|| format!("the workers of the run `{}` did not end", self.db))?;
-        if ended {
+        if ended && self.exclusive {
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(())
@@ -257,7 +262,7 @@ fn terminate_backends(
         if Instant::now() > deadline {
             bail!("{left} sessions did not end within 15 s");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

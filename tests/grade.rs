@@ -223,8 +223,8 @@ fn junk_gets_clear_messages_and_the_report_shows_its_charts() {
     let run = grade(&home, &subs, &out, &["--labs", "1,3", "--jobs", "1"]);
     assert_eq!(run.code, 0, "{}", run.all());
     let grades = read(out.join("grades.csv"));
-    assert!(grades.contains("4242,Иванов Иван,0,0,0,39"), "{grades}");
-    assert!(grades.contains("good,,0,11,11,39"), "{grades}");
+    assert!(grades.contains("4242,Иванов Иван,0,0,0,30"), "{grades}");
+    assert!(grades.contains("good,,0,11,11,30"), "{grades}");
     let ivanov = read(out.join("feedback/4242.md"));
     assert!(ivanov.contains("PDF-документ"), "{ivanov}");
     assert!(ivanov.contains("слишком велик: 52428800 байт"), "{ivanov}");
@@ -242,7 +242,7 @@ fn junk_gets_clear_messages_and_the_report_shows_its_charts() {
     let gradescope: serde_json::Value =
         serde_json::from_str(&read(out.join("gradescope/good/results.json"))).unwrap();
     assert_eq!(gradescope["score"], 11);
-    assert_eq!(gradescope["max_score"], 39);
+    assert_eq!(gradescope["max_score"], 30);
     assert_eq!(gradescope["tests"][0]["status"], "failed");
     let junit = read(out.join("junit.xml"));
     assert!(junit.contains("<testsuite name=\"good/lab3\""), "{junit}");
