@@ -70,6 +70,9 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 	int32		pid;
 	bool		found;
 
+	/* A worker's SQL may launch workers too: it needs the settings now */
+	pgbg_define_settings();
+
 	/* Validate the queue size before anything is allocated or started */
 	if (queue_size < PG_BACKGROUND_MIN_QUEUE_SIZE)
 		ereport(ERROR,
@@ -95,9 +98,8 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 		BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_background");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN,
-			 "pg_background_worker_main");
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, PG_BACKGROUND_LIBRARY);
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, PG_BACKGROUND_WORKER_MAIN);
 	snprintf(worker.bgw_name, BGW_MAXLEN,
 			 "pg_background worker for PID %d", MyProcPid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, PG_BACKGROUND_WORKER_TYPE);

@@ -458,6 +458,7 @@ pgbg_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 	pgbg_receiver *myState = (pgbg_receiver *) self;
 	StringInfoData buf;
 	int16	   *formats;
+	bool		text_transfer;
 	int			i;
 
 	myState->natts = typeinfo->natts;
@@ -465,12 +466,13 @@ pgbg_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 	myState->columns = palloc0(sizeof(pgbg_column) * Max(typeinfo->natts, 1));
 	myState->data = palloc0(sizeof(char *) * Max(typeinfo->natts, 1));
 	myState->lens = palloc0(sizeof(int32) * Max(typeinfo->natts, 1));
+	text_transfer = pgbg_text_transfer_wanted();
 	for (i = 0; i < typeinfo->natts; i++)
 	{
 		Form_pg_attribute attr = TupleDescAttr(typeinfo, i);
 		pgbg_column *col = &myState->columns[i];
 
-		if (!pgbg_text_transfer &&
+		if (!text_transfer &&
 			get_typtype(attr->atttypid) != TYPTYPE_PSEUDO)
 		{
 			col->raw = true;

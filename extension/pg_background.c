@@ -15,6 +15,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pg_background.h"
+#include "postmaster/bgworker.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -32,6 +33,9 @@ int			pgbg_default_queue_size = PG_BACKGROUND_DEFAULT_QUEUE_SIZE;
 /* pg_background.worker_timeout: longest run of a worker, 0 = no limit */
 int			pgbg_worker_timeout = 0;
 
+/* Have the settings above been defined in this process? */
+static bool settings_defined = false;
+
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(pg_background_launch);
@@ -41,12 +45,41 @@ PG_FUNCTION_INFO_V1(pg_background_detach);
 /*
  * _PG_init
  *
- * Define our settings.  Workers load the library too, before they take
- * over the caller's settings, so the caller's values reach them.
+ * Define our settings, except in our own workers.  A worker loads the
+ * library only to find its main function, and defining a setting costs a
+ * sort of the whole GUC array before PostgreSQL 16 (four of them were more
+ * than half of the instructions a worker spends before its query starts).
+ * A worker that never calls our SQL functions does not need the settings:
+ * the caller's values arrive as placeholders, as in any session that has
+ * not loaded the library yet, and pgbg_text_transfer_wanted reads the one
+ * the worker needs.  If the worker's SQL launches workers itself, the
+ * settings are defined then, taking over those placeholders.
  */
 void
 _PG_init(void)
 {
+	if (MyBgworkerEntry != NULL &&
+		strcmp(MyBgworkerEntry->bgw_library_name, PG_BACKGROUND_LIBRARY) == 0 &&
+		strcmp(MyBgworkerEntry->bgw_function_name,
+			   PG_BACKGROUND_WORKER_MAIN) == 0)
+		return;
+
+	pgbg_define_settings();
+}
+
+/*
+ * pgbg_define_settings
+ *
+ * Define the settings once per process: in _PG_init, or in a worker when
+ * its SQL first needs them.
+ */
+void
+pgbg_define_settings(void)
+{
+	if (settings_defined)
+		return;
+	settings_defined = true;
+
 	DefineCustomBoolVariable("pg_background.text_transfer",
 							 "Sends result rows as text rather than as datum images.",
 							 "Slower, but exactly what a client would receive.",
@@ -88,6 +121,26 @@ _PG_init(void)
 #else
 	EmitWarningsOnPlaceholders("pg_background");
 #endif
+}
+
+/*
+ * pgbg_text_transfer_wanted
+ *
+ * Whether rows must travel as text: pg_background.text_transfer, also in
+ * a worker that has not defined the settings (see _PG_init), where it is a
+ * placeholder holding the caller's value, or the worker's own SET.
+ */
+bool
+pgbg_text_transfer_wanted(void)
+{
+	const char *value;
+	bool		result;
+
+	if (settings_defined)
+		return pgbg_text_transfer;
+
+	value = GetConfigOption("pg_background.text_transfer", true, false);
+	return value != NULL && parse_bool(value, &result) && result;
 }
 
 /*

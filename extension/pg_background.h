@@ -58,6 +58,10 @@
 #define PG_BACKGROUND_DEFAULT_MAX_WORKERS	16
 #define PG_BACKGROUND_DEFAULT_QUEUE_SIZE	65536
 
+/* Where the postmaster finds our workers' main function. */
+#define PG_BACKGROUND_LIBRARY			"pg_background"
+#define PG_BACKGROUND_WORKER_MAIN		"pg_background_worker_main"
+
 /* Name shown as backend_type and application_name of our workers. */
 #define PG_BACKGROUND_WORKER_TYPE		"pg_background"
 
@@ -181,6 +185,8 @@ extern PGDLLIMPORT bool pgbg_text_transfer;
 extern PGDLLIMPORT int pgbg_max_workers;
 extern PGDLLIMPORT int pgbg_default_queue_size;
 extern PGDLLIMPORT int pgbg_worker_timeout;
+extern void pgbg_define_settings(void);
+extern bool pgbg_text_transfer_wanted(void);
 
 /* launch.c */
 extern PGDLLIMPORT uint64 pgbg_worker_table_changes;

@@ -220,6 +220,7 @@ pg_background_stats_v2(PG_FUNCTION_ARGS)
 				active;
 	double		avg_ms;
 
+	pgbg_define_settings();
 	pgbg_stats(&launched, &completed, &failed, &canceled, &active, &avg_ms);
 
 	memset(nulls, 0, sizeof(nulls));
@@ -253,6 +254,7 @@ launch_v2(FunctionCallInfo fcinfo, bool discard)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
+	pgbg_define_settings();
 	if (queue_size == 0)
 		queue_size = pgbg_default_queue_size;
 

@@ -74,6 +74,24 @@ SET pg_background.text_transfer = on;
 SELECT pgbg_types_round_trip() AS identical;
 SELECT * FROM pg_background_result(pg_background_launch(
     'SHOW pg_background.text_transfer')) AS (x text);
+-- A worker defines our settings only if its SQL calls our functions, and
+-- reads text_transfer from the placeholder that holds the caller's value
+-- (or its own SET): a date written as text in the worker's DateStyle is
+-- read in ours, an image is not
+SELECT * FROM pg_background_result(pg_background_launch(
+    $$SET DateStyle = 'German'; SELECT date '2020-01-02'$$)) AS (d date);
 RESET pg_background.text_transfer;
+SELECT * FROM pg_background_result(pg_background_launch(
+    $$SET DateStyle = 'German'; SELECT date '2020-01-02'$$)) AS (d date);
+SELECT * FROM pg_background_result(pg_background_launch(
+    $$SET pg_background.text_transfer = on; SET DateStyle = 'German';
+      SELECT date '2020-01-02'$$)) AS (d date);
+-- Our functions in the worker's SQL define the settings there, taking over
+-- the caller's values
+SET pg_background.max_workers = 7;
+SELECT * FROM pg_background_result(pg_background_launch(
+    $$SELECT max_workers, current_setting('pg_background.max_workers')
+      FROM pg_background_stats_v2()$$)) AS (m int4, s text);
+RESET pg_background.max_workers;
 
 SELECT pgbg_wait_idle();
