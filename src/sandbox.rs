@@ -93,8 +93,6 @@ impl Sandbox {
         let (host, port) = server.address_inside();
         run.batch_execute(&format!(
             "REASSIGN OWNED BY {TEMPLATE_OWNER} TO {student};
-             CREATE EXTENSION IF NOT EXISTS pg_background;
-             CREATE EXTENSION IF NOT EXISTS dblink;
              GRANT pgbackground_role TO {student};
              CREATE FUNCTION public.lab_conninfo() RETURNS text LANGUAGE sql IMMUTABLE
                  RETURN 'host={host} port={port} dbname={db} user={student} password={sp}';
@@ -299,15 +297,22 @@ pub fn sweep(server: &Server) -> Result<()> {
     Ok(())
 }
 
+/// The extensions every run database has, created in the templates by the superuser (the
+/// student's role does not own them and cannot drop them).
+const EXTENSIONS: &str = "CREATE EXTENSION pg_background; CREATE EXTENSION dblink;";
+
 /// The name of the template of `lab` and `dataset`: it changes whenever the setup, the
-/// parameters or the lab's version change, so a stale template is never used.
-fn template_name(lab: &Lab, dataset: &Dataset, setup: &str) -> String {
+/// parameters, the lab's version or the versions of the extensions change, so a stale template
+/// is never used.
+fn template_name(lab: &Lab, dataset: &Dataset, setup: &str, extensions: &str) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
         lab.version,
         setup,
         &lab.prepare,
         format!("{:?}", dataset.params),
+        EXTENSIONS,
+        extensions,
     )
         .hash(&mut hasher);
     format!(
@@ -323,8 +328,15 @@ fn template_name(lab: &Lab, dataset: &Dataset, setup: &str) -> String {
 /// finished database is renamed into place so that no one clones a half-built one.
 pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<String> {
     let setup = lab.read("setup.sql")?;
-    let name = template_name(lab, dataset, &setup);
     let mut admin = server.connect("postgres")?;
+    let extensions: String = admin
+        .query_one(
+            "SELECT coalesce(string_agg(name || ' ' || default_version, ', ' ORDER BY name), '')
+             FROM pg_available_extensions WHERE name IN ('pg_background', 'dblink')",
+            &[],
+        )?
+        .get(0);
+    let name = template_name(lab, dataset, &setup, &extensions);
     let exists = |admin: &mut postgres::Client| -> Result<bool> {
         Ok(admin
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
@@ -386,6 +398,12 @@ pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<
             )
         })?;
     }
+    build.batch_execute(EXTENSIONS).with_context(|| {
+        format!(
+            "cannot create pg_background and dblink in the template of lab {}",
+            lab.number
+        )
+    })?;
     // Frozen and analysed, so that every clone starts from the same, stable table sizes.
     build.batch_execute("VACUUM (FREEZE, ANALYZE)")?;
     drop(build);
@@ -414,9 +432,10 @@ fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Datas
         .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
         .unwrap_or_else(|_| Vec::new());
     for old in stale {
-        let dropped = admin.batch_execute(&format!(
-            "ALTER DATABASE {old} WITH IS_TEMPLATE false; DROP DATABASE {old}"
-        ));
+        // Two queries: a batch of both would run in one transaction, which DROP DATABASE refuses.
+        let dropped = admin
+            .batch_execute(&format!("ALTER DATABASE {old} WITH IS_TEMPLATE false"))
+            .and_then(|_| admin.batch_execute(&format!("DROP DATABASE {old}")));
         if dropped.is_err() {
             let _ = admin.batch_execute(&format!("ALTER DATABASE {old} WITH IS_TEMPLATE true"));
         }
