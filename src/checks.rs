@@ -120,12 +120,22 @@ pub fn run_answer(
     .collect::<Result<Vec<_>>>()?;
     let mut results = Vec::new();
     let mut sandboxes = Vec::new();
-    for (dataset, (sandbox, sessions)) in lab.datasets.iter().zip(prepared) {
-        results.extend(run_dataset(
-            server, lab, dataset, &sandbox, sessions, &text, snapshots,
-        )?);
-        sandboxes.push(sandbox);
-    }
+    std::thread::scope(|scope| -> Result<()> {
+        let mut spares = None;
+        for (dataset, (sandbox, sessions)) in lab.datasets.iter().zip(prepared) {
+            if spares.is_none() && !dataset.alone {
+                spares = Some(scope.spawn(|| crate::sandbox::make_spares(server, lab)));
+            }
+            let run = run_dataset(server, lab, dataset, &sandbox, sessions, &text, snapshots);
+            sandboxes.push(sandbox);
+            results.extend(run?);
+        }
+        // Best effort: without a spare the next run clones its database itself.
+        if let Some(Ok(Err(err))) = spares.map(|h| h.join()) {
+            eprintln!("labs: no spare database for the next run: {err:#}");
+        }
+        Ok(())
+    })?;
     side_by_side(sandboxes, Sandbox::drop_all)
         .into_iter()
         .collect::<Result<Vec<_>>>()?;

@@ -42,6 +42,11 @@ pub struct Dataset {
     pub name: String,
     #[serde(default)]
     pub params: BTreeMap<String, toml::Value>,
+    /// Whether the checks on this dataset measure what VACUUM frees: then no transaction of the
+    /// runner's may run meanwhile (it would hold back VACUUM's horizon through the student's
+    /// snapshots), so the spare databases for the next run are cloned during another dataset.
+    #[serde(default)]
+    pub alone: bool,
 }
 
 /// One check: what it runs, how it decides, and what it tells the student.

@@ -214,3 +214,60 @@ fn concurrent_runs_do_not_disturb_each_other() {
         assert!(out.status.success(), "{said}");
     }
 }
+
+/// The database a run takes was cloned while the run before it ran; no one can connect to it
+/// until then, and the run that takes it leaves one for the next.
+#[test]
+fn every_run_leaves_a_spare_database_no_one_can_enter() {
+    let home = LabHome::new();
+    let spares = || {
+        home.run(&[
+            "server",
+            "psql",
+            "--",
+            "-X",
+            "-At",
+            "-c",
+            "SELECT datname FROM pg_database WHERE datname LIKE 'spare\\_tpl\\_lab3%' \
+             AND NOT datallowconn",
+        ])
+        .expect_code(0)
+        .stdout
+        .split_whitespace()
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    };
+    solution_passes(&home, "3", "03_retry/solution.sql");
+    let first = spares();
+    assert_eq!(first.len(), 1, "{first:?}");
+    solution_passes(&home, "3", "03_retry/solution.sql");
+    let second = spares();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(first, second, "the second run did not take the spare");
+
+    // An answer that tries to reach the spare being made for the next run is refused.
+    let probe = br#"DO $$
+DECLARE
+    target text;
+    detail text;
+BEGIN
+    FOR i IN 1..200 LOOP
+        SELECT datname INTO target FROM pg_database WHERE datname LIKE 'spare\_%' LIMIT 1;
+        EXIT WHEN target IS NOT NULL;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    PERFORM * FROM dblink(replace(lab_conninfo(), 'dbname=' || current_database(),
+                                  'dbname=' || target), 'SELECT 1') AS t(x integer);
+    RAISE EXCEPTION 'outcome: reached %', target;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RAISE EXCEPTION 'outcome: % % %', target, SQLERRM, detail;
+END $$;"#;
+    let (run, verdict) = check(&home, "3", "spare.sql", probe);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let said = details(&verdict);
+    assert!(
+        said.contains("outcome: spare_") && said.contains("is not currently accepting connections"),
+        "{said}"
+    );
+}
