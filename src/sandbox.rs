@@ -388,11 +388,15 @@ fn template_name(lab: &Lab, dataset: &Dataset, setup: &str, extensions: &str) ->
     )
         .hash(&mut hasher);
     format!(
-        "tpl_lab{}_{}_{:08x}",
-        lab.number,
-        dataset.name,
+        "{}{:08x}",
+        template_prefix(lab, dataset),
         hasher.finish() as u32
     )
+}
+
+/// What the names of every template of `lab` and `dataset`, whatever their version, begin with.
+fn template_prefix(lab: &Lab, dataset: &Dataset) -> String {
+    format!("tpl_lab{}_{}_", lab.number, dataset.name)
 }
 
 /// Returns the template database of `lab` and `dataset`, building it when missing: the dataset's
@@ -498,7 +502,7 @@ fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Datas
         .query(
             "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname NOT LIKE $2",
             &[
-                &like_prefix(&format!("spare_tpl_lab{}_{}_", lab.number, dataset.name)),
+                &like_prefix(&format!("spare_{}", template_prefix(lab, dataset))),
                 &like_prefix(&spare_prefix(name)),
             ],
         )
@@ -507,7 +511,7 @@ fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Datas
     for old in stale_spares {
         let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {old}"));
     }
-    let pattern = format!("tpl\\_lab{}\\_{}\\_%", lab.number, dataset.name);
+    let pattern = like_prefix(&template_prefix(lab, dataset));
     let stale = admin
         .query(
             "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2 \

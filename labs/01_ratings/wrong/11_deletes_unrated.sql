@@ -1,0 +1,46 @@
+-- wrong: computes every rating right, then deletes the books without votes instead of leaving their rating NULL
+-- fails: ratings_exact, ratings_snapshot, second_call
+CREATE PROCEDURE update_ratings(batch_size integer DEFAULT 10000)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    first_id integer;
+    last_id  integer;
+    lo       bigint;  -- bigint: lo + batch_size не переполнится
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size должен быть положительным, а передано %', batch_size
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT min(id), max(id) INTO first_id, last_id FROM books;
+    lo := first_id;
+
+    -- Пачка: книги с id из [lo, lo + batch_size), их не больше batch_size.
+    WHILE lo <= last_id LOOP
+        UPDATE books AS b
+        SET rating = r.rating
+        FROM (
+            SELECT book_id,
+                   round((count(*) FILTER (WHERE vote = 1)
+                          - count(*) FILTER (WHERE vote = -1))::numeric / count(*), 3) AS rating
+            FROM votes
+            WHERE book_id >= lo AND book_id < lo + batch_size
+            GROUP BY book_id
+        ) AS r
+        WHERE b.id = r.book_id
+          -- Повторный вызов не переписывает строки, рейтинг которых не изменился.
+          AND b.rating IS DISTINCT FROM r.rating;
+
+        COMMIT;
+
+        -- Место старых версий строк этой пачки освобождается для следующей.
+        PERFORM * FROM pg_background_result(pg_background_launch('VACUUM books')) AS (r text);
+
+        lo := lo + batch_size;
+    END LOOP;
+
+    -- Книги без голосов «не нужны»: их рейтинг должен остаться NULL, а не исчезнуть вместе с ними.
+    DELETE FROM books AS b WHERE NOT EXISTS (SELECT FROM votes AS v WHERE v.book_id = b.id);
+END
+$$;
