@@ -1,6 +1,7 @@
 //! The labs home folder: where the lab server's data, socket, log and state live.
 
 use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -72,16 +73,20 @@ impl Home {
         self.log_dir().join("server.log")
     }
 
-    /// The folder of the grader's lanes, each a home of its own (`lanes/N`).
+    /// The folder of the grader's lanes on disk, each a home of its own (`lanes/N`).
     pub fn lanes_dir(&self) -> PathBuf {
         self.root.join("lanes")
     }
 
-    /// The home of grading lane `n`: its own server, data directory, socket and port.
-    pub fn lane(&self, n: usize) -> Home {
-        Home {
-            root: self.lanes_dir().join(n.to_string()),
-        }
+    /// The folder of the grader's lanes in RAM: on the tmpfs at /dev/shm, named after this
+    /// home and the user, so that two homes or two users never share it.
+    pub fn ram_lanes_dir(&self) -> PathBuf {
+        let digest = Sha256::digest(self.root.as_os_str().as_encoded_bytes());
+        let tag: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        PathBuf::from(format!(
+            "/dev/shm/pgbg-labs-{}-{tag}",
+            nix::unistd::geteuid()
+        ))
     }
 
     /// The superuser's password of the native backend's cluster.
