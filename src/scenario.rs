@@ -24,7 +24,7 @@ pub const NAMES: &[&str] = &[
 const RUNNER_DB: &str = "labs_runner";
 
 /// How many calls lab 2's scenarios ask `compare_tools` for.
-const LAB2_CALLS: i64 = 25;
+const LAB2_CALLS: i64 = 12;
 
 /// Runs scenario `name`.
 pub fn run(name: &str, run: &mut CheckRun) -> Outcome {
@@ -280,9 +280,9 @@ fn has_number(text: &str, n: u32) -> bool {
 }
 
 /// Lab 2: the server's counters prove the work was done: a new student session runs
-/// `compare_tools(25)` with `track_functions = all`; it must open 25 + 1 connections (counted by
+/// `compare_tools(12)` with `track_functions = all`; it must open 12 + 1 connections (counted by
 /// `pg_stat_database.sessions`, which does not count background workers) and call
-/// `pg_background_launch` and `pg_background_result` 25 times each.
+/// `pg_background_launch` and `pg_background_result` 12 times each.
 fn lab2_work_done(run: &mut CheckRun) -> Result<Outcome> {
     let db = run.sandbox.db.clone();
     let student_role = run.sandbox.student.clone();

@@ -34,6 +34,9 @@ BEGIN
             GROUP BY book_id
         ) AS r
         WHERE b.id = r.book_id
+          -- То же условие на books: пачка находит свои книги по индексу, а не просматривает
+          -- всю таблицу.
+          AND b.id >= lo AND b.id < lo + batch_size
           -- Повторный вызов не переписывает строки, рейтинг которых не изменился.
           AND b.rating IS DISTINCT FROM r.rating;
 
