@@ -368,8 +368,8 @@ pub struct GradeReport {
     pub labs: usize,
     /// Reference solutions, wrong answers and rewrites among the answers.
     pub answers: [usize; 3],
-    /// Every student graded with two lanes.
-    pub two_lanes: crate::grade::Summary,
+    /// Every student graded with `labs grade`'s default lanes.
+    pub all: crate::grade::Summary,
     pub submissions_per_minute: f64,
     /// Of the lanes' wall time: outside the student's SQL, and of that the checker's own SQL.
     pub outside_student_share: f64,
@@ -382,8 +382,9 @@ pub struct GradeReport {
     pub targets: Vec<Target>,
 }
 
-/// Grades synthetic students: all of them with two lanes, then the first `compare` with one
-/// lane and with two, side by side; the lanes are warmed first (servers and templates).
+/// Grades synthetic students: all of them with `labs grade`'s default lanes, then the first
+/// `compare` with one lane and with two, side by side; the lanes are warmed first (servers and
+/// templates).
 pub fn grade(
     home: &crate::home::Home,
     labs: &[crate::lab::Lab],
@@ -421,34 +422,35 @@ pub fn grade(
             },
         )
     };
-    // Warm-up: both lanes start and build their templates.
+    // Warm-up: every lane starts and builds its templates (a student a lane).
+    let lanes = grade::default_lanes();
     let warm = work.join("warm");
-    synthetic::write(&warm, labs, 2, 2)?;
-    run(&warm, 2, "out-warm")?;
-    let two_lanes = run(&all, 2, "out-all")?;
+    synthetic::write(&warm, labs, lanes, 2)?;
+    run(&warm, lanes, "out-warm")?;
+    let all_lanes = run(&all, lanes, "out-all")?;
     let one = run(&some, 1, "out-one")?;
     let two = run(&some, 2, "out-two")?;
-    let lane_ms = (two_lanes.wall_ms * two_lanes.lanes.max(1) as u64).max(1) as f64;
-    let outside = 1.0 - two_lanes.student_ms as f64 / lane_ms;
-    let checker = (two_lanes.runs_ms.saturating_sub(two_lanes.student_ms)) as f64 / lane_ms;
-    let minutes = two_lanes.wall_ms as f64 / 60_000.0;
+    let lane_ms = (all_lanes.wall_ms * all_lanes.lanes.max(1) as u64).max(1) as f64;
+    let outside = 1.0 - all_lanes.student_ms as f64 / lane_ms;
+    let checker = (all_lanes.runs_ms.saturating_sub(all_lanes.student_ms)) as f64 / lane_ms;
+    let minutes = all_lanes.wall_ms as f64 / 60_000.0;
     let speed_up = one.wall_ms as f64 / two.wall_ms.max(1) as f64;
-    let scaled_100 = two_lanes.wall_ms as f64 / students.max(1) as f64 * 100.0 / 1000.0;
+    let scaled_100 = all_lanes.wall_ms as f64 / students.max(1) as f64 * 100.0 / 1000.0;
     let report = GradeReport {
         students,
         labs: labs.len(),
         answers,
-        submissions_per_minute: (two_lanes.graded as f64) / minutes.max(f64::EPSILON),
+        submissions_per_minute: (all_lanes.graded as f64) / minutes.max(f64::EPSILON),
         outside_student_share: outside,
         checker_share: checker,
-        two_lanes,
+        all: all_lanes,
         compare_students: compare.min(students),
         one_lane_ms: one.wall_ms,
         two_lanes_ms: two.wall_ms,
         speed_up,
         targets: vec![
             Target {
-                what: "seconds for 100 students x 3 labs with 2 lanes (scaled), under 180",
+                what: "seconds for 100 students x 3 labs (scaled), under 180",
                 ratio: scaled_100,
                 limit: 180.0,
                 met: scaled_100 <= 180.0,
@@ -471,9 +473,10 @@ pub fn print_grade(r: &GradeReport) {
         "labs grade on {} synthetic students x {} labs ({} reference, {} wrong, {} rewritten answers):\n",
         r.students, r.labs, r.answers[0], r.answers[1], r.answers[2]
     );
-    let s = &r.two_lanes;
+    let s = &r.all;
     println!(
-        "2 lanes: {} runs in {:.1} s = {:.1} submissions (runs) a minute",
+        "{} lanes (the default): {} runs in {:.1} s = {:.1} submissions (runs) a minute",
+        s.lanes,
         s.graded,
         s.wall_ms as f64 / 1000.0,
         r.submissions_per_minute

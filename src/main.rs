@@ -198,12 +198,12 @@ enum BenchCommand {
         #[arg(long, default_value = "target/bench")]
         out: PathBuf,
     },
-    /// `labs grade` on synthetic students: submissions a minute, the share of wall time outside
-    /// student SQL, and the speed-up of two lanes over one.
+    /// `labs grade` on synthetic students: submissions a minute with the default lanes, the share
+    /// of wall time outside student SQL, and the speed-up of two lanes over one.
     Grade {
         #[command(flatten)]
         server: ServerArgs,
-        /// Students graded with two lanes (every lab each).
+        /// Students graded with `labs grade`'s default lanes (every lab each).
         #[arg(long, default_value_t = 100)]
         students: usize,
         /// Students graded with one lane and with two, for the speed-up.
@@ -267,9 +267,11 @@ struct GradeArgs {
     /// The labs to grade, e.g. `1,2,3`.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     labs: Vec<u32>,
-    /// Lanes (lab servers) grading at once.
-    #[arg(long, default_value_t = 2)]
-    jobs: usize,
+    /// Lanes (lab servers) grading at once (default: one more than the machine's CPUs: a lane
+    /// waits now and then, in lab 3's pauses and lab 2's connections, and the extra lane keeps
+    /// the CPUs busy meanwhile).
+    #[arg(long)]
+    jobs: Option<usize>,
     /// The gradebook's folder.
     #[arg(long, default_value = "gradebook")]
     out: PathBuf,
@@ -388,7 +390,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 submissions: args.submissions,
                 labs,
                 known_labs: select(&Which::All)?,
-                jobs: args.jobs,
+                jobs: args.jobs.unwrap_or_else(grade::default_lanes),
                 out: args.out,
                 student: args.student,
                 force: args.force,

@@ -6,6 +6,7 @@ use crate::server::Server;
 use crate::session::Session;
 use anyhow::{bail, Context, Result};
 use rand::distributions::{Alphanumeric, DistString};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -58,7 +59,7 @@ impl Sandbox {
         };
         let mut admin = sandbox.admin();
         if !claim_spare(&mut admin, &template, &sandbox.db)? {
-            clone(&mut admin, &template, &sandbox.db, "")
+            clone_template(&mut admin, server, lab, dataset, &sandbox.db, "")
                 .with_context(|| format!("cannot create the run database `{}`", sandbox.db))?;
         }
         admin
@@ -357,9 +358,11 @@ pub fn make_spares(server: &Server, lab: &Lab) -> Result<()> {
             let tag = Alphanumeric
                 .sample_string(&mut rand::thread_rng(), 10)
                 .to_lowercase();
-            clone(
+            clone_template(
                 &mut admin,
-                &template,
+                server,
+                lab,
+                dataset,
                 &format!("{prefix}{tag}"),
                 " ALLOW_CONNECTIONS = false",
             )
@@ -399,10 +402,59 @@ fn template_prefix(lab: &Lab, dataset: &Dataset) -> String {
     format!("tpl_lab{}_{}_", lab.number, dataset.name)
 }
 
+/// The templates this process has found or built, by server, lab and dataset: every run needs
+/// its template twice (its sandbox, the next run's spare), and looking for it costs a session
+/// and a read of every extension's control file. A clone that fails forgets its template.
+static KNOWN_TEMPLATES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// The key of `lab` and `dataset` on `server` in `KNOWN_TEMPLATES`.
+fn known_key(server: &Server, lab: &Lab, dataset: &Dataset) -> String {
+    format!(
+        "{}:{} {} {}",
+        server.host,
+        server.port,
+        lab.dir.display(),
+        dataset.name
+    )
+}
+
+fn known_templates() -> MutexGuard<'static, BTreeMap<String, String>> {
+    KNOWN_TEMPLATES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Clones the template of `lab` and `dataset` like `clone`, forgetting the template when the
+/// clone fails (someone may have dropped it).
+fn clone_template(
+    admin: &mut postgres::Client,
+    server: &Server,
+    lab: &Lab,
+    dataset: &Dataset,
+    name: &str,
+    options: &str,
+) -> Result<()> {
+    let template = ensure_template(server, lab, dataset)?;
+    clone(admin, &template, name, options).inspect_err(|_| {
+        known_templates().remove(&known_key(server, lab, dataset));
+    })
+}
+
 /// Returns the template database of `lab` and `dataset`, building it when missing: the dataset's
 /// parameters become settings `lab.<name>`, setup.sql runs as the template owner role, and the
 /// finished database is renamed into place so that no one clones a half-built one.
 pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<String> {
+    let key = known_key(server, lab, dataset);
+    if let Some(name) = known_templates().get(&key) {
+        return Ok(name.clone());
+    }
+    let name = find_or_build_template(server, lab, dataset)?;
+    known_templates().insert(key, name.clone());
+    Ok(name)
+}
+
+/// `ensure_template` without the process's memory of templates.
+fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<String> {
     let setup = lab.read("setup.sql")?;
     let mut admin = server.connect("postgres")?;
     let extensions: String = admin

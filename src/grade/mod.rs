@@ -209,6 +209,14 @@ fn progress(total: usize, interactive: bool) -> ProgressBar {
     bar
 }
 
+/// The lanes `labs grade` uses unless told: one more than the CPUs. A lane is idle now and then
+/// (lab 3 waits on purpose, lab 2 waits for connections): on this 2-core machine three lanes
+/// grade 100 students in 189 s where two take 222 s (`labs grade --jobs N` on the benchmark's
+/// students).
+pub fn default_lanes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) + 1
+}
+
 /// What the lanes share while they grade.
 struct Shared<'a> {
     jobs: Mutex<VecDeque<Job>>,
