@@ -149,7 +149,7 @@ impl Sandbox {
             if left == 0 || Instant::now() > until {
                 return Ok(left);
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 

@@ -428,17 +428,23 @@ struct SlotHolders {
 impl SlotHolders {
     /// Launches sleeping workers until the server refuses one for want of a slot.
     fn fill(server: &Server) -> Result<SlotHolders> {
-        let mut admin = server.connect("postgres")?;
-        if admin
-            .query_opt(
-                "SELECT 1 FROM pg_database WHERE datname = $1",
-                &[&RUNNER_DB],
-            )?
-            .is_none()
-        {
-            admin.batch_execute(&format!("CREATE DATABASE {RUNNER_DB}"))?;
-        }
-        let mut client = server.connect(RUNNER_DB)?;
+        // The runner's database exists after the first fill on a server: connect to it at once.
+        let mut client = match server.connect(RUNNER_DB) {
+            Ok(client) => client,
+            Err(_) => {
+                let mut admin = server.connect("postgres")?;
+                if admin
+                    .query_opt(
+                        "SELECT 1 FROM pg_database WHERE datname = $1",
+                        &[&RUNNER_DB],
+                    )?
+                    .is_none()
+                {
+                    admin.batch_execute(&format!("CREATE DATABASE {RUNNER_DB}"))?;
+                }
+                server.connect(RUNNER_DB)?
+            }
+        };
         client.batch_execute(
             "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_background",
         )?;
@@ -491,7 +497,7 @@ impl Drop for SlotHolders {
             if left == 0 {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
