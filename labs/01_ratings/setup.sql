@@ -20,6 +20,15 @@ CREATE TABLE votes (
 -- setseed() принимает число из [-1, 1]: сид 11 даёт -0.989, сид 29 даёт -0.971.
 SELECT setseed((current_setting('lab.seed')::int % 2001 - 1000) / 1000.0);
 
+-- Номера книг: подряд от 1 до lab.books, а если задан lab.max_id — lab.books случайных номеров
+-- от 1 до lab.max_id, с пропусками (номер книги — не её порядковый номер и не число книг).
+CREATE UNLOGGED TABLE lab_ids AS
+SELECT id
+FROM generate_series(1, coalesce(current_setting('lab.max_id', true),
+                                 current_setting('lab.books'))::int) AS id
+ORDER BY CASE WHEN current_setting('lab.max_id', true) IS NULL THEN id ELSE random() END
+LIMIT current_setting('lab.books')::int;
+
 -- Параметры каждой книги: сколько у неё голосов (примерно у каждой десятой — ни одного), доля
 -- голосов «за» и с какого пользователя начинаются её голосовавшие (чтобы user_id не повторялись).
 CREATE UNLOGGED TABLE lab_gen AS
@@ -29,8 +38,9 @@ SELECT id,
        random() AS p,
        1 + floor(random() * 50000)::int AS off,
        floor(random() * 1000000)::int AS t
-FROM generate_series(1, current_setting('lab.books')::int) AS id
+FROM (SELECT id FROM lab_ids ORDER BY id) AS ids
 ORDER BY id;
+DROP TABLE lab_ids;
 
 INSERT INTO books (id, title)
 SELECT id,
