@@ -107,10 +107,11 @@ pub fn run_answer(
         }
     };
     let _slots = SlotLock::take(server, lab.exclusive)?;
-    // The sandboxes are made side by side before any of the student's SQL runs, and dropped
-    // side by side after all of it: the datasets themselves run one after another, because a
+    // The sandboxes are made side by side before any of the student's SQL runs, and dropped in
+    // the background after all of it: the datasets themselves run one after another, because a
     // transaction of one (creating or dropping a database too) would hold back VACUUM in the
-    // other through the student's snapshots, and lab 1 measures what VACUUM frees.
+    // other through the student's snapshots, and lab 1 measures what VACUUM frees; for the same
+    // reason a dataset that runs `alone` first waits for the earlier runs' drops.
     let prepared = side_by_side(&lab.datasets, |dataset| -> Result<_> {
         let sandbox = Sandbox::create(server, lab, dataset)?;
         let sessions = (sandbox.checker_session()?, sandbox.student_session()?);
@@ -123,6 +124,9 @@ pub fn run_answer(
     std::thread::scope(|scope| -> Result<()> {
         let mut spares = None;
         for (dataset, (sandbox, sessions)) in lab.datasets.iter().zip(prepared) {
+            if dataset.alone {
+                crate::sandbox::settle(server);
+            }
             if spares.is_none() && !dataset.alone {
                 spares = Some(scope.spawn(|| crate::sandbox::make_spares(server, lab)));
             }
@@ -136,9 +140,7 @@ pub fn run_answer(
         }
         Ok(())
     })?;
-    side_by_side(sandboxes, Sandbox::drop_all)
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
+    Sandbox::drop_later(server, sandboxes);
     let elapsed = start.elapsed().as_millis() as u64;
     Ok(Verdict::new(lab, shown, None, results, elapsed))
 }

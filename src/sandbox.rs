@@ -195,6 +195,21 @@ impl Sandbox {
         self.cleanup()
     }
 
+    /// Drops the sandboxes of a finished run in the background, each in a thread of its own,
+    /// while the next run starts: `settle` waits for them. A failure is said, not returned: the
+    /// verdict stands, and what is left is swept like the leftovers of a killed run.
+    pub fn drop_later(server: &Server, sandboxes: Vec<Sandbox>) {
+        let mut dropping = dropping();
+        for sandbox in sandboxes {
+            let handle = std::thread::spawn(move || {
+                if let Err(err) = sandbox.drop_all() {
+                    eprintln!("labs: {err:#}");
+                }
+            });
+            dropping.push((server_key(server), handle));
+        }
+    }
+
     fn cleanup(&self) -> Result<()> {
         self.end_sessions()?;
         let mut admin = self.admin();
@@ -219,6 +234,38 @@ impl Drop for Sandbox {
                 eprintln!("labs: {err:#}");
             }
         }
+    }
+}
+
+/// The runs being dropped in the background, with the server of each (`server_key`).
+static DROPPING: Mutex<Vec<(String, std::thread::JoinHandle<()>)>> = Mutex::new(Vec::new());
+
+fn dropping() -> MutexGuard<'static, Vec<(String, std::thread::JoinHandle<()>)>> {
+    DROPPING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What tells one server from another in this process.
+fn server_key(server: &Server) -> String {
+    format!("{}:{}", server.host, server.port)
+}
+
+/// Waits until the runs dropped in the background on `server` are gone: before a dataset that
+/// must run alone (a transaction of theirs would hold back its VACUUM), and before the server
+/// itself stops or the command ends (`server::Running` waits when dropped).
+pub fn settle(server: &Server) {
+    let key = server_key(server);
+    let mine: Vec<_> = {
+        let mut dropping = dropping();
+        let (mine, others) = std::mem::take(&mut *dropping)
+            .into_iter()
+            .partition(|(k, _)| *k == key);
+        *dropping = others;
+        mine
+    };
+    for (_, handle) in mine {
+        let _ = handle.join();
     }
 }
 
@@ -410,9 +457,8 @@ static KNOWN_TEMPLATES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::n
 /// The key of `lab` and `dataset` on `server` in `KNOWN_TEMPLATES`.
 fn known_key(server: &Server, lab: &Lab, dataset: &Dataset) -> String {
     format!(
-        "{}:{} {} {}",
-        server.host,
-        server.port,
+        "{} {} {}",
+        server_key(server),
         lab.dir.display(),
         dataset.name
     )

@@ -335,6 +335,7 @@ impl Shared<'_> {
 /// Waits for a lane's server to answer again (a crashed backend restarts them all), starting it
 /// anew when it does not within 30 s.
 fn revive(lane: &Lane) -> Result<server::Server> {
+    crate::sandbox::settle(&lane.server);
     let until = Instant::now() + Duration::from_secs(30);
     while Instant::now() < until {
         if lane.server.is_alive() {

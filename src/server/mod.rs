@@ -84,8 +84,8 @@ pub struct Server {
     pub container: Option<String>,
 }
 
-/// A server in use by this command; a container started for this command alone is removed
-/// when it is dropped.
+/// A server in use by this command; when it is dropped, the runs still being dropped on it are
+/// waited for and a container started for this command alone is removed.
 pub struct Running {
     server: Server,
     lifetime: Lifetime,
@@ -99,7 +99,10 @@ impl std::ops::Deref for Running {
 }
 
 impl Drop for Running {
+    /// Waits for the runs still being dropped on the server, then removes a container started
+    /// for this command alone.
     fn drop(&mut self) {
+        crate::sandbox::settle(&self.server);
         if self.lifetime == Lifetime::Command {
             docker::finish();
         }
