@@ -72,10 +72,10 @@ pub struct Summary {
     pub gradebook_ms: u64,
 }
 
-/// A student whose runs are due, with the labs to run.
+/// A run that is due: a student's answer to a lab (indexes into the students and the labs).
 struct Job {
     student: usize,
-    labs: Vec<usize>,
+    lab: usize,
 }
 
 /// Grades the submissions and writes the gradebook.
@@ -95,11 +95,10 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
         ..Summary::default()
     };
 
-    let mut jobs = VecDeque::new();
+    let mut jobs = Vec::new();
     for (i, student) in students.iter().enumerate() {
         let chosen = options.student.as_deref().is_none_or(|id| id == student.id);
         let record = store.load(&student.id);
-        let mut due = Vec::new();
         for (l, lab) in options.labs.iter().enumerate() {
             let key = store::key(lab, &student.answer(lab.number).sha256);
             let done = record.runs.get(&lab.number).is_some_and(|r| r.key == key);
@@ -109,16 +108,15 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
             if done && !options.force && options.student.is_none() {
                 summary.skipped += 1;
             } else {
-                due.push(l);
+                jobs.push(Job { student: i, lab: l });
             }
         }
-        if !due.is_empty() {
-            jobs.push_back(Job {
-                student: i,
-                labs: due,
-            });
-        }
     }
+    // Runs, not students, are what the lanes take: the lanes then end within one run of each
+    // other rather than one student's three runs. Student after student, so that the lanes grade
+    // different labs at once: all of them in lab 1 (CPU) and then all in lab 3 (mostly waiting)
+    // took 194 s against 175 s for the same students (`labs bench grade`).
+    let jobs = VecDeque::from(jobs);
     if let Some(id) = &options.student {
         if !students.iter().any(|s| &s.id == id) {
             let known: Vec<&str> = students.iter().take(10).map(|s| s.id.as_str()).collect();
@@ -129,7 +127,7 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
             );
         }
     }
-    let total: usize = jobs.iter().map(|j| j.labs.len()).sum();
+    let total = jobs.len();
     eprintln!(
         "labs: {} students, {} runs to grade, {} already graded",
         students.len(),
@@ -155,6 +153,7 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
             failed: AtomicUsize::new(0),
             runs_ms: AtomicU64::new(0),
             student_ms: AtomicU64::new(0),
+            saving: Mutex::new(()),
         };
         std::thread::scope(|scope| {
             for lane in &lanes.lanes {
@@ -229,11 +228,12 @@ struct Shared<'a> {
     failed: AtomicUsize,
     runs_ms: AtomicU64,
     student_ms: AtomicU64,
+    /// Held while a record is read, changed and written.
+    saving: Mutex<()>,
 }
 
 impl Shared<'_> {
-    /// One lane's loop: takes the next student, runs their due labs one by one and saves their
-    /// record after each.
+    /// One lane's loop: takes the next run, grades it and saves it in its student's record.
     fn work(&self, lane: &Lane) {
         let mut server = lane.server.clone();
         loop {
@@ -241,85 +241,84 @@ impl Shared<'_> {
                 return;
             };
             let student = &self.students[job.student];
-            let mut record = self.store.load(&student.id);
-            record.name = student.name.clone();
-            for &l in &job.labs {
-                let lab = &self.labs[l];
-                let answer = student.answer(lab.number);
-                let key = store::key(lab, &answer.sha256);
-                let mut outcome = checks::run_answer(
-                    &server,
+            let lab = &self.labs[job.lab];
+            let answer = student.answer(lab.number);
+            let run = |server: &server::Server| {
+                checks::run_answer(
+                    server,
                     lab,
                     answer.shown.clone(),
                     answer.text.clone(),
                     Snapshots::Compare,
-                );
-                if outcome.is_err() {
-                    // The environment failed, not the answer: bring the lane back and try once more.
-                    if let Ok(revived) = revive(lane) {
-                        server = revived;
-                        outcome = checks::run_answer(
-                            &server,
-                            lab,
-                            answer.shown.clone(),
-                            answer.text.clone(),
-                            Snapshots::Compare,
-                        );
-                    }
-                }
-                self.bar.inc(1);
-                let verdict = match outcome {
-                    Ok(verdict) => verdict,
-                    Err(err) => {
-                        self.failed.fetch_add(1, Ordering::Relaxed);
-                        self.say(format!(
-                            "labs: lane {}: {} lab {} could not be graded (it will be next \
-                             time): {err:#}",
-                            lane.number, student.id, lab.number
-                        ));
-                        continue;
-                    }
-                };
-                self.runs_ms
-                    .fetch_add(verdict.elapsed_ms, Ordering::Relaxed);
-                self.student_ms
-                    .fetch_add(verdict.student_ms, Ordering::Relaxed);
-                let done = self.graded.fetch_add(1, Ordering::Relaxed) + 1;
-                let line = format!(
-                    "{} lab {}: {}/{} ({:.1} s)",
-                    student.id,
-                    lab.number,
-                    verdict.score,
-                    verdict.max_score,
-                    verdict.elapsed_ms as f64 / 1000.0
-                );
-                if self.bar.is_hidden() {
-                    eprintln!(
-                        "labs: [{done}/{}] lane {}: {line}",
-                        self.bar.length().unwrap_or(0),
-                        lane.number
-                    );
-                } else {
-                    self.bar.set_message(line);
-                }
-                record.runs.insert(
-                    lab.number,
-                    Run {
-                        key,
-                        session: self.session.to_string(),
-                        graded_at: SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .map(|d| d.as_secs())
-                            .unwrap_or(0),
-                        verdict,
-                    },
-                );
-                if let Err(err) = self.store.save(&record) {
-                    self.failed.fetch_add(1, Ordering::Relaxed);
-                    self.say(format!("labs: {err:#}"));
+                )
+            };
+            let mut outcome = run(&server);
+            if outcome.is_err() {
+                // The environment failed, not the answer: bring the lane back and try once more.
+                if let Ok(revived) = revive(lane) {
+                    server = revived;
+                    outcome = run(&server);
                 }
             }
+            self.bar.inc(1);
+            let verdict = match outcome {
+                Ok(verdict) => verdict,
+                Err(err) => {
+                    self.failed.fetch_add(1, Ordering::Relaxed);
+                    self.say(format!(
+                        "labs: lane {}: {} lab {} could not be graded (it will be next time): \
+                         {err:#}",
+                        lane.number, student.id, lab.number
+                    ));
+                    continue;
+                }
+            };
+            self.runs_ms
+                .fetch_add(verdict.elapsed_ms, Ordering::Relaxed);
+            self.student_ms
+                .fetch_add(verdict.student_ms, Ordering::Relaxed);
+            let done = self.graded.fetch_add(1, Ordering::Relaxed) + 1;
+            let line = format!(
+                "{} lab {}: {}/{} ({:.1} s)",
+                student.id,
+                lab.number,
+                verdict.score,
+                verdict.max_score,
+                verdict.elapsed_ms as f64 / 1000.0
+            );
+            if self.bar.is_hidden() {
+                eprintln!(
+                    "labs: [{done}/{}] lane {}: {line}",
+                    self.bar.length().unwrap_or(0),
+                    lane.number
+                );
+            } else {
+                self.bar.set_message(line);
+            }
+            let run = Run {
+                key: store::key(lab, &answer.sha256),
+                session: self.session.to_string(),
+                graded_at: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+                verdict,
+            };
+            if let Err(err) = self.save(student, lab.number, run) {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                self.say(format!("labs: {err:#}"));
+            }
         }
+    }
+
+    /// Adds a run to its student's record and writes the record, one lane at a time: two lanes
+    /// may grade two labs of one student at once.
+    fn save(&self, student: &Student, lab: u32, run: Run) -> Result<()> {
+        let _one_at_a_time = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let mut record = self.store.load(&student.id);
+        record.name = student.name.clone();
+        record.runs.insert(lab, run);
+        self.store.save(&record)
     }
 
     /// Prints a line above the progress bar, or as is without one.
