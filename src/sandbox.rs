@@ -6,6 +6,7 @@ use crate::server::Server;
 use crate::session::Session;
 use anyhow::{bail, Context, Result};
 use rand::distributions::{Alphanumeric, DistString};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
@@ -39,59 +40,34 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Clones the template of `lab` and `dataset` (building it first when missing) into a fresh
-    /// database with fresh roles.
+    /// Takes a spare of the template of `lab` and `dataset`, made ready by an earlier run, or
+    /// clones the template (building it first when missing) into a fresh database with fresh
+    /// roles.
     pub fn create(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<Sandbox> {
         let template = ensure_template(server, lab, dataset)?;
-        let tag = Alphanumeric
-            .sample_string(&mut rand::thread_rng(), 10)
-            .to_lowercase();
-        let sandbox = Sandbox {
+        let mut admin = server.connect("postgres")?;
+        let tag = match claim_spare(&mut admin, &template, lab, dataset)? {
+            Some(tag) => tag,
+            None => {
+                let tag = new_tag();
+                let db = run_db(lab, dataset, &tag);
+                clone_template(&mut admin, server, lab, dataset, &db, CLOSED)
+                    .and_then(|()| set_up(server, &mut admin, &db, &tag))
+                    .with_context(|| format!("cannot create the run database `{db}`"))?;
+                tag
+            }
+        };
+        Ok(Sandbox {
             server: server.clone(),
-            db: format!("run_{}_{}_{tag}", lab.number, dataset.name),
+            db: run_db(lab, dataset, &tag),
             student: format!("student_{tag}"),
-            student_password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
+            student_password: role_password(server, &format!("student_{tag}")),
             checker: format!("checker_{tag}"),
-            checker_password: Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
-            admin: Mutex::new(server.connect("postgres")?),
+            checker_password: role_password(server, &format!("checker_{tag}")),
+            admin: Mutex::new(admin),
             exclusive: lab.exclusive,
             dropped: false,
-        };
-        let mut admin = sandbox.admin();
-        if !claim_spare(&mut admin, &template, &sandbox.db)? {
-            clone_template(&mut admin, server, lab, dataset, &sandbox.db, "")
-                .with_context(|| format!("cannot create the run database `{}`", sandbox.db))?;
-        }
-        admin
-            .batch_execute(&format!(
-                "CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
-                 CREATE ROLE {checker} LOGIN PASSWORD '{cp}' NOSUPERUSER NOCREATEDB NOCREATEROLE
-                     IN ROLE pg_read_all_data, pg_write_all_data, pg_read_all_stats;
-                 ALTER DATABASE {db} OWNER TO {student};
-                 REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC;
-                 GRANT CONNECT, CREATE ON DATABASE {db} TO {checker};",
-                db = sandbox.db,
-                student = sandbox.student,
-                sp = sandbox.student_password,
-                checker = sandbox.checker,
-                cp = sandbox.checker_password,
-            ))
-            .with_context(|| format!("cannot create the run database `{}`", sandbox.db))?;
-        let mut run = server.connect(&sandbox.db)?;
-        let (host, port) = server.address_inside();
-        run.batch_execute(&format!(
-            "REASSIGN OWNED BY {TEMPLATE_OWNER} TO {student};
-             GRANT pgbackground_role TO {student};
-             CREATE FUNCTION public.lab_conninfo() RETURNS text LANGUAGE sql IMMUTABLE
-                 RETURN 'host={host} port={port} dbname={db} user={student} password={sp}';
-             GRANT EXECUTE ON FUNCTION public.lab_conninfo() TO {student};",
-            student = sandbox.student,
-            db = sandbox.db,
-            sp = sandbox.student_password,
-        ))
-        .with_context(|| format!("cannot prepare the run database `{}`", sandbox.db))?;
-        drop(admin);
-        Ok(sandbox)
+        })
     }
 
     /// A session in the run's database as the student's role, over TCP with its password.
@@ -312,7 +288,11 @@ pub fn sweep(server: &Server) -> Result<()> {
     let mut names = |sql: &str| -> Result<Vec<String>> {
         Ok(admin.query(sql, &[])?.iter().map(|r| r.get(0)).collect())
     };
-    let databases = names("SELECT datname FROM pg_database WHERE datname LIKE 'run\\_%'")?;
+    // Spares too: their roles go with every other run's.
+    let databases = names(
+        "SELECT datname FROM pg_database
+         WHERE datname LIKE 'run\\_%' OR datname LIKE 'spare\\_%' OR datname LIKE 'prep\\_%'",
+    )?;
     let roles = names(
         "SELECT rolname FROM pg_roles WHERE rolname LIKE 'student\\_%' OR rolname LIKE 'checker\\_%'",
     )?;
@@ -322,11 +302,11 @@ pub fn sweep(server: &Server) -> Result<()> {
     for role in &roles {
         admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))?;
     }
-    if !databases.is_empty() {
+    let left = databases.iter().filter(|db| db.starts_with("run_")).count();
+    if left > 0 {
         eprintln!(
-            "labs: server on port {}: removed {} run databases an interrupted run left",
+            "labs: server on port {}: removed {left} run databases an interrupted run left",
             server.port,
-            databases.len()
         );
     }
     Ok(())
@@ -361,34 +341,105 @@ fn like_prefix(prefix: &str) -> String {
     format!("{}%", prefix.replace('_', "\\_"))
 }
 
-/// Takes a spare clone of `template` for the run database `db`, if there is one: renamed into
-/// place and opened for connections. Two runs may race for one spare; the loser clones.
-fn claim_spare(admin: &mut postgres::Client, template: &str, db: &str) -> Result<bool> {
+/// A new random tag, which names a run's database and roles.
+fn new_tag() -> String {
+    Alphanumeric
+        .sample_string(&mut rand::thread_rng(), 10)
+        .to_lowercase()
+}
+
+/// The run database of `lab` and `dataset` with `tag`.
+fn run_db(lab: &Lab, dataset: &Dataset, tag: &str) -> String {
+    format!("run_{}_{}_{tag}", lab.number, dataset.name)
+}
+
+/// The password of a run's role: derived from the superuser's password and the role's name,
+/// so that a run taking a spare made by another process knows it, and no one without the
+/// superuser's password can work it out (the student learns only their own, from
+/// `lab_conninfo()`). A server without a superuser's password (a url server that trusts its
+/// clients) gets a random one, and no spares.
+fn role_password(server: &Server, role: &str) -> String {
+    if server.password.is_empty() {
+        return Alphanumeric.sample_string(&mut rand::thread_rng(), 24);
+    }
+    let digest = Sha256::digest(format!("{}\0{role}", server.password).as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How a run's database is cloned: closed to connections until `set_up` has taken the right
+/// to connect from PUBLIC, so that no other run's role ever gets in.
+const CLOSED: &str = " ALLOW_CONNECTIONS = false";
+
+/// Makes the roles of the run `tag` and gives them the database `db` (cloned `CLOSED`), then
+/// opens it: the student's role owns it and every lab object in it, may use pg_background and
+/// has `lab_conninfo()`; the checker's may connect and create its schema.
+fn set_up(server: &Server, admin: &mut postgres::Client, db: &str, tag: &str) -> Result<()> {
+    let (student, checker) = (format!("student_{tag}"), format!("checker_{tag}"));
+    let sp = role_password(server, &student);
+    admin.batch_execute(&format!(
+        "CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+         CREATE ROLE {checker} LOGIN PASSWORD '{cp}' NOSUPERUSER NOCREATEDB NOCREATEROLE
+             IN ROLE pg_read_all_data, pg_write_all_data, pg_read_all_stats;
+         ALTER DATABASE {db} OWNER TO {student};
+         REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC;
+         GRANT CONNECT, CREATE ON DATABASE {db} TO {checker};",
+        cp = role_password(server, &checker),
+    ))?;
+    admin.batch_execute(&format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS true"))?;
+    let mut run = server.connect(db)?;
+    let (host, port) = server.address_inside();
+    // The database's name is read when called: a spare is renamed when a run takes it.
+    run.batch_execute(&format!(
+        "REASSIGN OWNED BY {TEMPLATE_OWNER} TO {student};
+         GRANT pgbackground_role TO {student};
+         CREATE FUNCTION public.lab_conninfo() RETURNS text LANGUAGE sql STABLE
+             RETURN 'host={host} port={port} dbname=' || current_database()
+                    || ' user={student} password={sp}';
+         GRANT EXECUTE ON FUNCTION public.lab_conninfo() TO {student};"
+    ))
+    .with_context(|| format!("cannot prepare the run database `{db}`"))?;
+    Ok(())
+}
+
+/// Takes a spare of `template` for a run of `lab` and `dataset`, if there is one: renamed into
+/// place and opened for connections; returns its tag, which names its roles. Two runs may race
+/// for one spare; the loser clones.
+fn claim_spare(
+    admin: &mut postgres::Client,
+    template: &str,
+    lab: &Lab,
+    dataset: &Dataset,
+) -> Result<Option<String>> {
+    let prefix = spare_prefix(template);
     let spare: Option<String> = admin
         .query_opt(
             "SELECT datname FROM pg_database WHERE datname LIKE $1 LIMIT 1",
-            &[&like_prefix(&spare_prefix(template))],
+            &[&like_prefix(&prefix)],
         )?
         .map(|row| row.get(0));
     let Some(spare) = spare else {
-        return Ok(false);
+        return Ok(None);
     };
+    let tag = spare[prefix.len()..].to_string();
+    let db = run_db(lab, dataset, &tag);
     if admin
         .batch_execute(&format!("ALTER DATABASE {spare} RENAME TO {db}"))
         .is_err()
     {
-        return Ok(false);
+        return Ok(None);
     }
     admin.batch_execute(&format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS true"))?;
-    Ok(true)
+    Ok(Some(tag))
 }
 
-/// Clones a spare of every template of `lab` that has none, for the next run to take: made
-/// while this run's student SQL runs, the clone (100 to 300 ms, mostly creating some 300 files)
-/// costs the next run nothing. No one can connect to a spare (ALLOW_CONNECTIONS false) until a
-/// run takes it. Only on servers the runner owns: a url server keeps nothing of ours.
+/// Makes a spare of every template of `lab` that has none, for the next run to take: made
+/// while this run's student SQL runs, the clone (some 300 files) and the run's roles cost the
+/// next run nothing. A spare is made ready as `prep_<template>_<tag>`, then closed to
+/// connections (ALLOW_CONNECTIONS false) and renamed `spare_<template>_<tag>`: no one can
+/// connect to it until a run takes it, and only its run knows its roles' passwords. Only on
+/// servers the runner owns: a url server keeps nothing of ours.
 pub fn make_spares(server: &Server, lab: &Lab) -> Result<()> {
-    if server.backend == crate::server::Backend::Url {
+    if server.backend == crate::server::Backend::Url || server.password.is_empty() {
         return Ok(());
     }
     let mut admin = server.connect("postgres")?;
@@ -402,18 +453,21 @@ pub fn make_spares(server: &Server, lab: &Lab) -> Result<()> {
             )?
             .is_some();
         if !have {
-            let tag = Alphanumeric
-                .sample_string(&mut rand::thread_rng(), 10)
-                .to_lowercase();
-            clone_template(
-                &mut admin,
-                server,
-                lab,
-                dataset,
-                &format!("{prefix}{tag}"),
-                " ALLOW_CONNECTIONS = false",
-            )
-            .with_context(|| format!("cannot clone a spare of `{template}`"))?;
+            let tag = new_tag();
+            let preparing = format!("prep_{template}_{tag}");
+            clone_template(&mut admin, server, lab, dataset, &preparing, CLOSED)
+                .and_then(|()| set_up(server, &mut admin, &preparing, &tag))
+                .and_then(|()| {
+                    admin.batch_execute(&format!(
+                        "ALTER DATABASE {preparing} WITH ALLOW_CONNECTIONS false"
+                    ))?;
+                    // Waits (PostgreSQL does, up to 5 s) for set_up's session to end.
+                    admin.batch_execute(&format!(
+                        "ALTER DATABASE {preparing} RENAME TO {prefix}{tag}"
+                    ))?;
+                    Ok(())
+                })
+                .with_context(|| format!("cannot make a spare of `{template}`"))?;
         }
     }
     Ok(())
@@ -423,12 +477,18 @@ pub fn make_spares(server: &Server, lab: &Lab) -> Result<()> {
 /// student's role does not own them and cannot drop them).
 const EXTENSIONS: &str = "CREATE EXTENSION pg_background; CREATE EXTENSION dblink;";
 
+/// What a spare holds: 2 since spares carry their run's roles. A change renames every
+/// template, so that the old ones and their spares, which a run could not use, are dropped as
+/// stale.
+const SPARE_FORMAT: u32 = 2;
+
 /// The name of the template of `lab` and `dataset`: it changes whenever the setup, the
-/// parameters, the lab's version or the versions of the extensions change, so a stale template
-/// is never used.
+/// parameters, the lab's version, the versions of the extensions or the spares' format change,
+/// so a stale template is never used.
 fn template_name(lab: &Lab, dataset: &Dataset, setup: &str, extensions: &str) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
+        SPARE_FORMAT,
         lab.version,
         setup,
         &lab.prepare,
@@ -607,7 +667,12 @@ fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Datas
         .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
         .unwrap_or_else(|_| Vec::new());
     for old in stale_spares {
+        // A spare's roles are named after the tag that ends its name.
+        let tag = old.rsplit('_').next().unwrap_or_default();
         let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {old}"));
+        let _ = admin.batch_execute(&format!(
+            "DROP ROLE IF EXISTS student_{tag}; DROP ROLE IF EXISTS checker_{tag};"
+        ));
     }
     let pattern = like_prefix(&template_prefix(lab, dataset));
     let stale = admin

@@ -372,7 +372,7 @@ fn wait_no_backends(
         if Instant::now() > until {
             anyhow::bail!("{left} backends of `{db}` did not end within {limit:?}");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
