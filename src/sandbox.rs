@@ -281,7 +281,9 @@ pub fn sweep(server: &Server) -> Result<()> {
     let mut admin = server.connect("postgres")?;
     terminate_backends(
         &mut admin,
-        "backend_type IN ('client backend', 'background worker')",
+        // pg_background's workers report their own type: the slot holders of a killed run
+        // would otherwise hold their slots for minutes.
+        "backend_type IN ('client backend', 'background worker', 'pg_background')",
         &[],
     )
     .context("the sessions an earlier run left did not end")?;

@@ -448,10 +448,29 @@ impl SlotHolders {
         client.batch_execute(
             "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_background",
         )?;
+        // Holders left by a run that was killed (a worker outlives its session) would hold
+        // their slots for minutes; this run has the server's slots to itself (`exclusive`), so
+        // any there are stale.
         let mut holders = SlotHolders {
             client,
             pids: Vec::new(),
         };
+        let stale: Vec<i32> = holders
+            .client
+            .query(
+                "SELECT pid FROM pg_stat_activity
+                 WHERE datname = current_database() AND backend_type = 'pg_background'",
+                &[],
+            )?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if !stale.is_empty() {
+            holders.pids = stale;
+            holders.end_all();
+            // A worker leaves pg_stat_activity a moment before the postmaster frees its slot.
+            std::thread::sleep(Duration::from_millis(100));
+        }
         for _ in 0..1024 {
             match holders
                 .client
@@ -476,9 +495,15 @@ impl SlotHolders {
 }
 
 impl Drop for SlotHolders {
-    /// Ends every holder and waits (at most 5 s) until they are gone, so that the next check
-    /// finds its slots free.
+    /// Ends every holder, so that the next check finds its slots free.
     fn drop(&mut self) {
+        self.end_all();
+    }
+}
+
+impl SlotHolders {
+    /// Ends every holder and waits (at most 5 s) until they are gone.
+    fn end_all(&mut self) {
         let pids = std::mem::take(&mut self.pids);
         let _ = self.client.execute(
             "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid",
