@@ -44,6 +44,10 @@ impl StepError {
 pub struct Session {
     pub client: Client,
     pub pid: i32,
+    /// The deadline `statement_timeout` was last set for: the statements of one check share a
+    /// deadline, so it is set once a check (later statements get a little more than is left,
+    /// and the watchdog cancels them on time).
+    timeout_for: Option<Instant>,
     notices: Arc<Mutex<Vec<String>>>,
     server: Server,
 }
@@ -69,6 +73,7 @@ impl Session {
         Ok(Session {
             client,
             pid,
+            timeout_for: None,
             notices,
             server: server.clone(),
         })
@@ -107,12 +112,15 @@ impl Session {
         if left.is_zero() {
             return Err(StepError::Timeout);
         }
-        self.client
-            .batch_execute(&format!(
-                "SET statement_timeout = {}",
-                left.as_millis().max(1)
-            ))
-            .map_err(|e| classify(&e, false))?;
+        if self.timeout_for != Some(deadline) {
+            self.client
+                .batch_execute(&format!(
+                    "SET statement_timeout = {}",
+                    left.as_millis().max(1)
+                ))
+                .map_err(|e| classify(&e, false))?;
+            self.timeout_for = Some(deadline);
+        }
         let (done, watched) = mpsc::channel::<()>();
         let token = self.client.cancel_token();
         let (server, pid) = (self.server.clone(), self.pid);
