@@ -475,6 +475,40 @@ pub fn make_spares(server: &Server, lab: &Lab) -> Result<()> {
     Ok(())
 }
 
+/// Drops a spare (or one being made) and its run's roles, named after the tag that ends its
+/// name.
+fn drop_spare(admin: &mut postgres::Client, name: &str) -> Result<()> {
+    let tag = name.rsplit('_').next().unwrap_or_default();
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    admin.batch_execute(&format!(
+        "DROP ROLE IF EXISTS student_{tag}; DROP ROLE IF EXISTS checker_{tag};"
+    ))?;
+    Ok(())
+}
+
+/// Drops every spare on a server that has just started: a spare's `lab_conninfo()` names the
+/// port of the start it was made in.
+pub fn drop_spares(server: &Server) -> Result<()> {
+    if server.backend == crate::server::Backend::Url {
+        return Ok(());
+    }
+    let mut admin = server.connect("postgres")?;
+    let spares: Vec<String> = admin
+        .query(
+            "SELECT datname FROM pg_database
+             WHERE datname LIKE 'spare\\_tpl\\_%' OR datname LIKE 'prep\\_tpl\\_%'",
+            &[],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for spare in spares {
+        drop_spare(&mut admin, &spare)
+            .with_context(|| format!("cannot drop the spare database `{spare}`"))?;
+    }
+    Ok(())
+}
+
 /// The extensions every run database has, created in the templates by the superuser (the
 /// student's role does not own them and cannot drop them).
 const EXTENSIONS: &str = "CREATE EXTENSION pg_background; CREATE EXTENSION dblink;";
@@ -669,12 +703,7 @@ fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Datas
         .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
         .unwrap_or_else(|_| Vec::new());
     for old in stale_spares {
-        // A spare's roles are named after the tag that ends its name.
-        let tag = old.rsplit('_').next().unwrap_or_default();
-        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {old}"));
-        let _ = admin.batch_execute(&format!(
-            "DROP ROLE IF EXISTS student_{tag}; DROP ROLE IF EXISTS checker_{tag};"
-        ));
+        let _ = drop_spare(admin, &old);
     }
     let pattern = like_prefix(&template_prefix(lab, dataset));
     let stale = admin

@@ -290,6 +290,8 @@ pub fn start(
     };
     let running = Running { server, lifetime };
     check_extension(&running)?;
+    // Spares are made for one start of a server: they know its port.
+    crate::sandbox::drop_spares(&running)?;
     Ok((running, Started::Started))
 }
 
