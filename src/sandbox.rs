@@ -290,25 +290,23 @@ pub fn sweep(server: &Server) -> Result<()> {
     let mut names = |sql: &str| -> Result<Vec<String>> {
         Ok(admin.query(sql, &[])?.iter().map(|r| r.get(0)).collect())
     };
-    // Spares too: their roles go with every other run's.
-    let databases = names(
-        "SELECT datname FROM pg_database
-         WHERE datname LIKE 'run\\_%' OR datname LIKE 'spare\\_%' OR datname LIKE 'prep\\_%'",
-    )?;
+    let databases = names("SELECT datname FROM pg_database WHERE datname LIKE 'run\\_%'")?;
     let roles = names(
         "SELECT rolname FROM pg_roles WHERE rolname LIKE 'student\\_%' OR rolname LIKE 'checker\\_%'",
     )?;
     for db in &databases {
         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
     }
+    // Spares too: their roles go with every other run's.
+    drop_spares(server)?;
     for role in &roles {
         admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))?;
     }
-    let left = databases.iter().filter(|db| db.starts_with("run_")).count();
-    if left > 0 {
+    if !databases.is_empty() {
         eprintln!(
-            "labs: server on port {}: removed {left} run databases an interrupted run left",
+            "labs: server on port {}: removed {} run databases an interrupted run left",
             server.port,
+            databases.len()
         );
     }
     Ok(())
@@ -359,12 +357,15 @@ fn run_db(lab: &Lab, dataset: &Dataset, tag: &str) -> String {
 /// so that a run taking a spare made by another process knows it, and no one without the
 /// superuser's password can work it out (the student learns only their own, from
 /// `lab_conninfo()`). A server without a superuser's password (a url server that trusts its
-/// clients) gets a random one, and no spares.
+/// clients) gets no spares, and a key of this process's own instead.
 fn role_password(server: &Server, role: &str) -> String {
-    if server.password.is_empty() {
-        return Alphanumeric.sample_string(&mut rand::thread_rng(), 24);
-    }
-    let digest = Sha256::digest(format!("{}\0{role}", server.password).as_bytes());
+    static PROCESS_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let key = if server.password.is_empty() {
+        PROCESS_KEY.get_or_init(|| Alphanumeric.sample_string(&mut rand::thread_rng(), 32))
+    } else {
+        &server.password
+    };
+    let digest = Sha256::digest(format!("{key}\0{role}").as_bytes());
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
