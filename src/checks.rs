@@ -5,7 +5,7 @@ use crate::answer;
 use crate::lab::{Check, Dataset, Judge, Lab};
 use crate::sandbox::Sandbox;
 use crate::scenario;
-use crate::server::Server;
+use crate::server::{Admin, Server};
 use crate::session::{Session, StepError};
 use crate::snapshot;
 use crate::verdict::{CheckResult, Status, Verdict};
@@ -47,8 +47,10 @@ pub struct CheckRun<'a> {
     pub student: &'a mut Session,
     pub checker: &'a mut Session,
     pub deadline: Instant,
-    /// Milliseconds spent in the student's SQL and in the lab's intentional waits.
-    pub student_ms: u64,
+    /// Time spent in the student's SQL and in the lab's intentional waits.
+    pub student_time: Duration,
+    /// What the scenarios on this dataset leave to the next ones.
+    pub kept: &'a mut scenario::Kept,
 }
 
 impl CheckRun<'_> {
@@ -59,7 +61,7 @@ impl CheckRun<'_> {
     ) -> Result<Vec<postgres::SimpleQueryMessage>, StepError> {
         let start = Instant::now();
         let result = self.student.run(sql, self.deadline);
-        self.student_ms += start.elapsed().as_millis() as u64;
+        self.student_time += start.elapsed();
         result
     }
 
@@ -101,7 +103,7 @@ pub fn run_answer(
         Err(problem) => {
             let results = every_check(lab, |check, dataset| {
                 let outcome = Outcome::NotRun(Status::Error, problem.clone());
-                result(check, dataset, outcome, Duration::ZERO, 0)
+                result(check, dataset, outcome, Duration::ZERO, Duration::ZERO)
             });
             return Ok(Verdict::new(lab, shown, Some(problem), results, 0));
         }
@@ -178,10 +180,11 @@ fn run_dataset(
     let load_start = Instant::now();
     // Whatever rows the file returns are discarded as they arrive: a flood costs no memory.
     let loaded = student.execute(text, Instant::now() + LOAD_TIMEOUT);
-    let load_ms = load_start.elapsed().as_millis() as u64;
+    let load_time = load_start.elapsed();
     let load_error = loaded.err().map(|err| describe_load_error(&err, text));
 
     let mut results: Vec<CheckResult> = Vec::new();
+    let mut kept = scenario::Kept::default();
     for (i, check) in lab
         .checks
         .iter()
@@ -189,11 +192,14 @@ fn run_dataset(
         .enumerate()
     {
         let start = Instant::now();
-        let (outcome, student_ms) = if let Some(problem) = &load_error {
-            (Outcome::NotRun(Status::Error, problem.clone()), 0)
+        let (outcome, student_time) = if let Some(problem) = &load_error {
+            (
+                Outcome::NotRun(Status::Error, problem.clone()),
+                Duration::ZERO,
+            )
         } else if let Some(need) = unmet_need(lab, check, &results) {
             let reason = format!("сначала должна пройти проверка «{need}»");
-            (Outcome::NotRun(Status::Failed, reason), 0)
+            (Outcome::NotRun(Status::Failed, reason), Duration::ZERO)
         } else {
             if student.is_closed() {
                 student = sandbox.student_session()?;
@@ -207,19 +213,20 @@ fn run_dataset(
                 student: &mut student,
                 checker: &mut checker,
                 deadline: start + Duration::from_millis(check.timeout_ms),
-                student_ms: 0,
+                student_time: Duration::ZERO,
+                kept: &mut kept,
             };
             let outcome = run_check(&mut run, lab, dataset, check, snapshots);
-            (outcome, run.student_ms)
+            (outcome, run.student_time)
         };
         // The answer's load counts as the student's time of the first check.
-        let student_ms = student_ms + if i == 0 { load_ms } else { 0 };
+        let student_time = student_time + if i == 0 { load_time } else { Duration::ZERO };
         results.push(result(
             check,
             &dataset.name,
             outcome,
             start.elapsed(),
-            student_ms,
+            student_time,
         ));
         // A check that ran none of the student's SQL left no worker of theirs; the first one
         // follows the answer's load, which may have.
@@ -231,10 +238,10 @@ fn run_dataset(
 }
 
 /// The server's background worker slots, as runs share them: every run holds this advisory
-/// lock shared, a run whose checks hold every slot holds it exclusively. Held by a connection of
-/// its own for the length of the run, released when it closes.
+/// lock shared, a run whose checks hold every slot holds it exclusively. Held by a superuser
+/// session for the length of the run, and released when the run ends.
 pub struct SlotLock {
-    _held_by: postgres::Client,
+    held_by: Option<Admin>,
 }
 
 /// The advisory lock's key: "pgbgslot" read as a number.
@@ -242,7 +249,7 @@ const SLOT_LOCK_KEY: i64 = 0x7067_6267_736c_6f74;
 
 impl SlotLock {
     pub fn take(server: &Server, exclusive: bool) -> Result<SlotLock> {
-        let mut client = server.connect("postgres")?;
+        let mut client = server.admin()?;
         let (try_lock, lock) = if exclusive {
             ("pg_try_advisory_lock", "pg_advisory_lock")
         } else {
@@ -255,7 +262,23 @@ impl SlotLock {
             eprintln!("labs: waiting for another run on this server to free its worker slots");
             client.execute(&format!("SELECT {lock}($1)"), &[&SLOT_LOCK_KEY])?;
         }
-        Ok(SlotLock { _held_by: client })
+        Ok(SlotLock {
+            held_by: Some(client),
+        })
+    }
+}
+
+impl Drop for SlotLock {
+    /// Releases the lock; a session that cannot say it did is closed, which releases it too.
+    fn drop(&mut self) {
+        if let Some(mut client) = self.held_by.take() {
+            if client
+                .batch_execute("SELECT pg_advisory_unlock_all()")
+                .is_err()
+            {
+                client.discard();
+            }
+        }
     }
 }
 
@@ -416,8 +439,11 @@ fn result(
     dataset: &str,
     outcome: Outcome,
     elapsed: Duration,
-    student_ms: u64,
+    student_time: Duration,
 ) -> CheckResult {
+    // Rounded, not truncated: a run's many short calls of student SQL must not vanish from its
+    // sum (the grading benchmark adds these up).
+    let student_ms = (student_time.as_micros() as u64 + 500) / 1000;
     let (status, detail, diff) = match outcome {
         Outcome::NotRun(status, reason) => {
             return CheckResult {

@@ -2,7 +2,7 @@
 //! for the student's SQL and another for the checker's, all removed when the run ends.
 
 use crate::lab::{Dataset, Lab};
-use crate::server::Server;
+use crate::server::{Admin, Server};
 use crate::session::Session;
 use anyhow::{bail, Context, Result};
 use rand::distributions::{Alphanumeric, DistString};
@@ -33,7 +33,7 @@ pub struct Sandbox {
     checker_password: String,
     /// The superuser's session that made the run and ends it, kept for the run's length so
     /// that counting and ending the student's workers after every check costs no new session.
-    admin: Mutex<postgres::Client>,
+    admin: Mutex<Admin>,
     /// Whether the lab counts the server's worker slots (it holds them all while it runs).
     exclusive: bool,
     dropped: bool,
@@ -45,7 +45,7 @@ impl Sandbox {
     /// roles.
     pub fn create(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<Sandbox> {
         let template = ensure_template(server, lab, dataset)?;
-        let mut admin = server.connect("postgres")?;
+        let mut admin = server.admin()?;
         let tag = match claim_spare(&mut admin, &template, lab, dataset)? {
             Some(tag) => tag,
             None => {
@@ -159,7 +159,7 @@ impl Sandbox {
     }
 
     /// The run's superuser session (a panic elsewhere while it was held leaves it usable).
-    fn admin(&self) -> MutexGuard<'_, postgres::Client> {
+    fn admin(&self) -> MutexGuard<'_, Admin> {
         self.admin
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -182,7 +182,7 @@ impl Sandbox {
                     eprintln!("labs: {err:#}");
                 }
             });
-            dropping.push((server_key(server), handle));
+            dropping.push((server.key(), handle));
         }
     }
 
@@ -222,16 +222,11 @@ fn dropping() -> MutexGuard<'static, Vec<(String, std::thread::JoinHandle<()>)>>
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// What tells one server from another in this process.
-fn server_key(server: &Server) -> String {
-    format!("{}:{}", server.host, server.port)
-}
-
 /// Waits until the runs dropped in the background on `server` are gone: before a dataset that
 /// must run alone (a transaction of theirs would hold back its VACUUM), and before the server
 /// itself stops or the command ends (`server::Running` waits when dropped).
 pub fn settle(server: &Server) {
-    let key = server_key(server);
+    let key = server.key();
     let mine: Vec<_> = {
         let mut dropping = dropping();
         let (mine, others) = std::mem::take(&mut *dropping)
@@ -278,7 +273,7 @@ fn terminate_backends(
 /// Ends every session and worker on `server` and drops every run database and role: what a
 /// killed `labs grade` left in a lane's server. Only for a server no one else uses.
 pub fn sweep(server: &Server) -> Result<()> {
-    let mut admin = server.connect("postgres")?;
+    let mut admin = server.admin()?;
     terminate_backends(
         &mut admin,
         // pg_background's workers report their own type: the slot holders of a killed run
@@ -369,6 +364,45 @@ fn role_password(server: &Server, role: &str) -> String {
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// PBKDF2 iterations of a run role's SCRAM secret. PostgreSQL's 4096 make a guessable
+/// password costly to find from its secret; a run's password is 96 random-looking bits, which
+/// no number of guesses finds, while every one of the dozen sessions of a run paid 2–3 ms of
+/// the runner's CPU for the 4096 (5 ms while lanes grade).
+const RUN_ROLE_SCRAM_ITERATIONS: u32 = 16;
+
+/// The SCRAM-SHA-256 secret of `password` (RFC 5802, 7677), in the form `CREATE ROLE ...
+/// PASSWORD` stores as it is: `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`.
+/// `password` is ASCII, which SASLprep leaves as it is.
+fn scram_secret(password: &str) -> String {
+    scram_secret_salted(password, &rand::random())
+}
+
+fn scram_secret_salted(password: &str, salt: &[u8; 16]) -> String {
+    use base64::engine::{general_purpose::STANDARD, Engine};
+    use hmac::{Hmac, KeyInit, Mac};
+    let hmac = |key: &[u8], parts: &[&[u8]]| -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    };
+    let mut u = hmac(password.as_bytes(), &[salt, &1u32.to_be_bytes()]);
+    let mut salted = u.clone();
+    for _ in 1..RUN_ROLE_SCRAM_ITERATIONS {
+        u = hmac(password.as_bytes(), &[&u]);
+        salted.iter_mut().zip(&u).for_each(|(s, x)| *s ^= x);
+    }
+    let stored = Sha256::digest(hmac(&salted, &[b"Client Key"]));
+    let server = hmac(&salted, &[b"Server Key"]);
+    format!(
+        "SCRAM-SHA-256${RUN_ROLE_SCRAM_ITERATIONS}:{}${}:{}",
+        STANDARD.encode(salt),
+        STANDARD.encode(stored),
+        STANDARD.encode(server)
+    )
+}
+
 /// How a run's database is cloned: closed to connections until `set_up` has taken the right
 /// to connect from PUBLIC, so that no other run's role ever gets in.
 const CLOSED: &str = " ALLOW_CONNECTIONS = false";
@@ -380,13 +414,14 @@ fn set_up(server: &Server, admin: &mut postgres::Client, db: &str, tag: &str) ->
     let (student, checker) = (format!("student_{tag}"), format!("checker_{tag}"));
     let sp = role_password(server, &student);
     admin.batch_execute(&format!(
-        "CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
-         CREATE ROLE {checker} LOGIN PASSWORD '{cp}' NOSUPERUSER NOCREATEDB NOCREATEROLE
+        "CREATE ROLE {student} LOGIN PASSWORD '{ss}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+         CREATE ROLE {checker} LOGIN PASSWORD '{cs}' NOSUPERUSER NOCREATEDB NOCREATEROLE
              IN ROLE pg_read_all_data, pg_write_all_data, pg_read_all_stats;
          ALTER DATABASE {db} OWNER TO {student};
          REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC;
          GRANT CONNECT, CREATE ON DATABASE {db} TO {checker};",
-        cp = role_password(server, &checker),
+        ss = scram_secret(&sp),
+        cs = scram_secret(&role_password(server, &checker)),
     ))?;
     admin.batch_execute(&format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS true"))?;
     let mut run = server.connect(db)?;
@@ -445,7 +480,7 @@ pub fn make_spares(server: &Server, lab: &Lab) -> Result<()> {
     if server.backend == crate::server::Backend::Url || server.password.is_empty() {
         return Ok(());
     }
-    let mut admin = server.connect("postgres")?;
+    let mut admin = server.admin()?;
     for dataset in &lab.datasets {
         let template = ensure_template(server, lab, dataset)?;
         let prefix = spare_prefix(&template);
@@ -493,7 +528,7 @@ pub fn drop_spares(server: &Server) -> Result<()> {
     if server.backend == crate::server::Backend::Url {
         return Ok(());
     }
-    let mut admin = server.connect("postgres")?;
+    let mut admin = server.admin()?;
     let spares: Vec<String> = admin
         .query(
             "SELECT datname FROM pg_database
@@ -553,12 +588,7 @@ static KNOWN_TEMPLATES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::n
 
 /// The key of `lab` and `dataset` on `server` in `KNOWN_TEMPLATES`.
 fn known_key(server: &Server, lab: &Lab, dataset: &Dataset) -> String {
-    format!(
-        "{} {} {}",
-        server_key(server),
-        lab.dir.display(),
-        dataset.name
-    )
+    format!("{} {} {}", server.key(), lab.dir.display(), dataset.name)
 }
 
 fn known_templates() -> MutexGuard<'static, BTreeMap<String, String>> {
@@ -599,7 +629,7 @@ pub fn ensure_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<
 /// `ensure_template` without the process's memory of templates.
 fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<String> {
     let setup = lab.read("setup.sql")?;
-    let mut admin = server.connect("postgres")?;
+    let mut admin = server.admin()?;
     let extensions: String = admin
         .query_one(
             "SELECT coalesce(string_agg(name || ' ' || default_version, ', ' ORDER BY name), '')
@@ -723,5 +753,23 @@ fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Datas
         if dropped.is_err() {
             let _ = admin.batch_execute(&format!("ALTER DATABASE {old} WITH IS_TEMPLATE true"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scram_secret_salted;
+
+    #[test]
+    fn scram_secret_is_what_pbkdf2_gives() {
+        // Python: hashlib.pbkdf2_hmac('sha256', password, salt, 16), then HMAC "Client Key"
+        // (hashed: StoredKey) and "Server Key".
+        let salt: [u8; 16] = std::array::from_fn(|i| i as u8);
+        assert_eq!(
+            scram_secret_salted("0123456789abcdef01234567", &salt),
+            "SCRAM-SHA-256$16:AAECAwQFBgcICQoLDA0ODw==\
+             $thgQ6b1YruRMxqzXI61i6ln4TcHN0lJ9P8tgi8aTMEQ=\
+             :Sz6twCQPAwk1khj4i06/lQeW1V8aJ97macUUOBSMm4g="
+        );
     }
 }

@@ -26,6 +26,14 @@ const RUNNER_DB: &str = "labs_runner";
 /// How many calls lab 2's scenarios ask `compare_tools` for.
 const LAB2_CALLS: i64 = 12;
 
+/// What a scenario leaves to the next one on the same dataset: lab 3's slot holders, which
+/// `exhausted` fills and keeps throughout and `slot_freed`, the check after it, takes over as
+/// they are (filling every slot again would start a worker per slot). Dropped with the dataset.
+#[derive(Default)]
+pub struct Kept {
+    holders: Option<SlotHolders>,
+}
+
 /// Runs scenario `name`.
 pub fn run(name: &str, run: &mut CheckRun) -> Outcome {
     let outcome = match name {
@@ -178,7 +186,10 @@ fn lab3_invalid_queue(run: &mut CheckRun) -> Result<Outcome> {
 /// Lab 3: every slot held, one freed after about 300 ms: the wrapper returns after the slot was
 /// freed (within 5 s), after at least one NOTICE, and the command ran once.
 fn lab3_slot_freed(run: &mut CheckRun) -> Result<Outcome> {
-    let mut holders = SlotHolders::fill(run.server)?;
+    let mut holders = match run.kept.holders.take() {
+        Some(holders) => holders,
+        None => SlotHolders::fill(run.server)?,
+    };
     run.student.take_notices();
     let start = Instant::now();
     let deadline = run.deadline;
@@ -198,7 +209,7 @@ fn lab3_slot_freed(run: &mut CheckRun) -> Result<Outcome> {
         let (result, returned) = call.join().expect("the student's call does not panic");
         Ok((result, returned, freed))
     })?;
-    run.student_ms += returned.as_millis() as u64;
+    run.student_time += returned;
     let notices = run.student.take_notices().len();
     let pid = match call {
         Ok(messages) => scalar(&messages).and_then(|p| p.parse::<i32>().ok()),
@@ -237,15 +248,21 @@ fn lab3_slot_freed(run: &mut CheckRun) -> Result<Outcome> {
 }
 
 /// Lab 3: every slot held throughout, 3 attempts 50 ms apart: SQLSTATE 53000 whose message
-/// names the 3 attempts, after 90 ms to 5 s, and no worker left.
+/// names the 3 attempts, after 90 ms to 5 s, and no worker left. The holders stay for
+/// `slot_freed`: the student's role cannot end the superuser's workers, and with every slot
+/// held no worker of the student's can have started, so they still hold every slot.
 fn lab3_exhausted(run: &mut CheckRun) -> Result<Outcome> {
     let holders = SlotHolders::fill(run.server)?;
     let start = Instant::now();
     let result = run
         .student_sql("SELECT pg_background_launch_retry('SELECT 42', 65536, 3, '50 milliseconds')");
     let took = start.elapsed();
-    drop(holders);
     let left = wait_student_workers(run)?;
+    if left == 0 {
+        run.kept.holders = Some(holders);
+    } else {
+        drop(holders);
+    }
     let (code, message) = match raised(result, "все слоты были заняты") {
         Ok(error) => error,
         Err(outcome) => return Ok(outcome),
@@ -287,7 +304,7 @@ fn lab2_work_done(run: &mut CheckRun) -> Result<Outcome> {
     let db = run.sandbox.db.clone();
     let student_role = run.sandbox.student.clone();
     let ours = [run.student.pid, run.checker.pid];
-    let mut admin = run.server.connect("postgres")?;
+    let mut admin = run.server.admin()?;
     admin.batch_execute(&format!(
         "ALTER ROLE {student_role} SET track_functions = 'all'"
     ))?;
@@ -300,7 +317,7 @@ fn lab2_work_done(run: &mut CheckRun) -> Result<Outcome> {
             &format!("SELECT * FROM compare_tools({LAB2_CALLS})"),
             run.deadline,
         );
-        run.student_ms += start.elapsed().as_millis() as u64;
+        run.student_time += start.elapsed();
         drop(fresh);
         if let Err(err) = call {
             return Ok(call_failed(
@@ -432,7 +449,7 @@ impl SlotHolders {
         let mut client = match server.connect(RUNNER_DB) {
             Ok(client) => client,
             Err(_) => {
-                let mut admin = server.connect("postgres")?;
+                let mut admin = server.admin()?;
                 if admin
                     .query_opt(
                         "SELECT 1 FROM pg_database WHERE datname = $1",

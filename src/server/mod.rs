@@ -2,7 +2,10 @@
 
 pub mod docker;
 pub mod native;
+mod pool;
 pub mod url;
+
+pub use pool::Admin;
 
 pub use docker::Lifetime;
 
