@@ -3,7 +3,7 @@
 
 use crate::answer;
 use crate::lab::{Check, Dataset, Judge, Lab};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, Spares};
 use crate::scenario;
 use crate::server::{Admin, Server};
 use crate::session::{Session, StepError};
@@ -85,17 +85,25 @@ pub enum Snapshots {
 /// server, a lab file); anything wrong with the answer is in the verdict.
 pub fn run(server: &Server, lab: &Lab, path: &Path, snapshots: Snapshots) -> Result<Verdict> {
     let shown = path.display().to_string();
-    run_answer(server, lab, shown, answer::read(path), snapshots)
+    run_answer(
+        server,
+        lab,
+        shown,
+        answer::read(path),
+        snapshots,
+        Spares::Cold,
+    )
 }
 
 /// Runs every check of `lab` on an answer already read: its text, or why it cannot be used.
-/// `shown` names the answer in the verdict.
+/// `shown` names the answer in the verdict; `spares_kind` says what the run leaves for the next.
 pub fn run_answer(
     server: &Server,
     lab: &Lab,
     shown: String,
     answer: Result<String, String>,
     snapshots: Snapshots,
+    spares_kind: Spares,
 ) -> Result<Verdict> {
     let start = Instant::now();
     let text = match answer {
@@ -114,10 +122,8 @@ pub fn run_answer(
     // transaction of one (creating or dropping a database too) would hold back VACUUM in the
     // other through the student's snapshots, and lab 1 measures what VACUUM frees; for the same
     // reason a dataset that runs `alone` first waits for the earlier runs' drops.
-    let prepared = side_by_side(&lab.datasets, |dataset| -> Result<_> {
-        let sandbox = Sandbox::create(server, lab, dataset)?;
-        let sessions = (sandbox.checker_session()?, sandbox.student_session()?);
-        Ok((sandbox, sessions))
+    let prepared = side_by_side(&lab.datasets, |dataset| {
+        Sandbox::ready(server, lab, dataset)
     })
     .into_iter()
     .collect::<Result<Vec<_>>>()?;
@@ -130,7 +136,8 @@ pub fn run_answer(
                 crate::sandbox::settle(server);
             }
             if spares.is_none() && !dataset.alone {
-                spares = Some(scope.spawn(|| crate::sandbox::make_spares(server, lab)));
+                spares =
+                    Some(scope.spawn(|| crate::sandbox::make_spares(server, lab, spares_kind)));
             }
             let run = run_dataset(server, lab, dataset, &sandbox, sessions, &text, snapshots);
             sandboxes.push(sandbox);

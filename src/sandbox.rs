@@ -40,6 +40,17 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// A run's sandbox with its checker's and student's sessions: a warm spare of this process
+    /// when there is one, else a new sandbox (`create`) and new sessions.
+    pub fn ready(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<Prepared> {
+        if let Some(warm) = take_warm(server, lab, dataset)? {
+            return Ok(warm);
+        }
+        let sandbox = Sandbox::create(server, lab, dataset)?;
+        let sessions = (sandbox.checker_session()?, sandbox.student_session()?);
+        Ok((sandbox, sessions))
+    }
+
     /// Takes a spare of the template of `lab` and `dataset`, made ready by an earlier run, or
     /// clones the template (building it first when missing) into a fresh database with fresh
     /// roles.
@@ -57,9 +68,14 @@ impl Sandbox {
                 tag
             }
         };
-        Ok(Sandbox {
+        Ok(Sandbox::of_run(server, lab, dataset, &tag, admin))
+    }
+
+    /// The sandbox of the run `tag`, whose database and roles are made.
+    fn of_run(server: &Server, lab: &Lab, dataset: &Dataset, tag: &str, admin: Admin) -> Sandbox {
+        Sandbox {
             server: server.clone(),
-            db: run_db(lab, dataset, &tag),
+            db: run_db(lab, dataset, tag),
             student: format!("student_{tag}"),
             student_password: role_password(server, &format!("student_{tag}")),
             checker: format!("checker_{tag}"),
@@ -67,7 +83,7 @@ impl Sandbox {
             admin: Mutex::new(admin),
             exclusive: lab.exclusive,
             dropped: false,
-        })
+        }
     }
 
     /// A session in the run's database as the student's role, over TCP with its password.
@@ -470,19 +486,98 @@ fn claim_spare(
     Ok(Some(tag))
 }
 
+/// How a run leaves a spare sandbox of each template of its lab for the next run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spares {
+    /// A database closed to connections and named `spare_*`, which any later run on the server
+    /// takes, in this process or another (`labs check` after `labs check`).
+    Cold,
+    /// A sandbox kept in this process with its sessions open: the next run of the lab takes it
+    /// as it is, with nothing to rename and no session to start (some 30 ms a dataset while
+    /// lanes grade). For `labs grade`, whose lanes' servers are its own; `drop_warm` drops
+    /// what is left, and a killed grader's leftovers are swept when its lanes start again.
+    Warm,
+}
+
+/// A sandbox with its checker's and its student's sessions.
+pub type Prepared = (Sandbox, (Session, Session));
+
+/// The warm spares of this process: the server (`Server::key`), the template, the sandbox.
+static WARM: Mutex<Vec<(String, String, Prepared)>> = Mutex::new(Vec::new());
+
+fn warm() -> MutexGuard<'static, Vec<(String, String, Prepared)>> {
+    WARM.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Takes this process's warm spare of the template of `lab` and `dataset`, if it has one whose
+/// sessions still answer; one whose sessions do not is dropped.
+fn take_warm(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<Option<Prepared>> {
+    let template = ensure_template(server, lab, dataset)?;
+    let key = server.key();
+    let found = {
+        let mut warm = warm();
+        let at = warm
+            .iter()
+            .position(|(k, t, _)| *k == key && *t == template);
+        at.map(|i| warm.swap_remove(i).2)
+    };
+    let Some((sandbox, (mut checker, mut student))) = found else {
+        return Ok(None);
+    };
+    let alive = |session: &mut Session| session.client.simple_query("").is_ok();
+    if alive(&mut checker) && alive(&mut student) {
+        Ok(Some((sandbox, (checker, student))))
+    } else {
+        drop((checker, student));
+        Sandbox::drop_later(server, vec![sandbox]);
+        Ok(None)
+    }
+}
+
+/// Drops the warm spares of `server` in the background (`settle` waits for them).
+pub fn drop_warm(server: &Server) {
+    let key = server.key();
+    let mine: Vec<Sandbox> = {
+        let mut warm = warm();
+        let (mine, others) = std::mem::take(&mut *warm)
+            .into_iter()
+            .partition(|(k, _, _)| *k == key);
+        *warm = others;
+        mine.into_iter()
+            .map(|(_, _, (sandbox, _))| sandbox)
+            .collect()
+    };
+    Sandbox::drop_later(server, mine);
+}
+
 /// Makes a spare of every template of `lab` that has none, for the next run to take: made
-/// while this run's student SQL runs, the clone (some 300 files) and the run's roles cost the
-/// next run nothing. A spare is made ready as `prep_<template>_<tag>`, then closed to
-/// connections (ALLOW_CONNECTIONS false) and renamed `spare_<template>_<tag>`: no one can
-/// connect to it until a run takes it, and only its run knows its roles' passwords. Only on
-/// servers the runner owns: a url server keeps nothing of ours.
-pub fn make_spares(server: &Server, lab: &Lab) -> Result<()> {
+/// while this run's student SQL runs, the clone (some 300 files), the run's roles and, warm,
+/// its sessions cost the next run nothing. A cold spare is made ready as
+/// `prep_<template>_<tag>`, then closed to connections (ALLOW_CONNECTIONS false) and renamed
+/// `spare_<template>_<tag>`: no one can connect to it until a run takes it, and only its run
+/// knows its roles' passwords. A warm one is made as its run's database. Only on servers the
+/// runner owns: a url server keeps nothing of ours.
+pub fn make_spares(server: &Server, lab: &Lab, spares: Spares) -> Result<()> {
     if server.backend == crate::server::Backend::Url || server.password.is_empty() {
         return Ok(());
     }
     let mut admin = server.admin()?;
     for dataset in &lab.datasets {
         let template = ensure_template(server, lab, dataset)?;
+        if spares == Spares::Warm {
+            let key = server.key();
+            if !warm().iter().any(|(k, t, _)| *k == key && *t == template) {
+                let tag = new_tag();
+                let db = run_db(lab, dataset, &tag);
+                clone_template(&mut admin, server, lab, dataset, &db, CLOSED)
+                    .and_then(|()| set_up(server, &mut admin, &db, &tag))
+                    .with_context(|| format!("cannot make a spare of `{template}`"))?;
+                let sandbox = Sandbox::of_run(server, lab, dataset, &tag, server.admin()?);
+                let sessions = (sandbox.checker_session()?, sandbox.student_session()?);
+                warm().push((key, template, (sandbox, sessions)));
+            }
+            continue;
+        }
         let prefix = spare_prefix(&template);
         let have = admin
             .query_opt(

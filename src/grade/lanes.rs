@@ -99,6 +99,7 @@ impl Lanes {
     /// to free it).
     pub fn stop(self) -> Result<()> {
         for lane in &self.lanes {
+            crate::sandbox::drop_warm(&lane.server);
             crate::sandbox::settle(&lane.server);
             server::stop(&lane.home)?;
         }

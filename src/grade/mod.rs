@@ -12,6 +12,7 @@ pub mod synthetic;
 use crate::checks::{self, Snapshots};
 use crate::home::Home;
 use crate::lab::Lab;
+use crate::sandbox::Spares;
 use crate::server::{self, Lifetime, ServerOptions};
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -250,6 +251,7 @@ impl Shared<'_> {
                     answer.shown.clone(),
                     answer.text.clone(),
                     Snapshots::Compare,
+                    Spares::Warm,
                 )
             };
             let mut outcome = run(&server);
@@ -334,6 +336,7 @@ impl Shared<'_> {
 /// Waits for a lane's server to answer again (a crashed backend restarts them all), starting it
 /// anew when it does not within 30 s.
 fn revive(lane: &Lane) -> Result<server::Server> {
+    crate::sandbox::drop_warm(&lane.server);
     crate::sandbox::settle(&lane.server);
     let until = Instant::now() + Duration::from_secs(30);
     while Instant::now() < until {
