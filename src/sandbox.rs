@@ -243,14 +243,7 @@ fn dropping() -> MutexGuard<'static, Vec<(String, std::thread::JoinHandle<()>)>>
 /// itself stops or the command ends (`server::Running` waits when dropped).
 pub fn settle(server: &Server) {
     let key = server.key();
-    let mine: Vec<_> = {
-        let mut dropping = dropping();
-        let (mine, others) = std::mem::take(&mut *dropping)
-            .into_iter()
-            .partition(|(k, _)| *k == key);
-        *dropping = others;
-        mine
-    };
+    let mine = take_where(&mut dropping(), |(k, _)| *k == key);
     for (_, handle) in mine {
         let _ = handle.join();
     }
@@ -537,17 +530,20 @@ fn take_warm(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<Option<Pre
 /// Drops the warm spares of `server` in the background (`settle` waits for them).
 pub fn drop_warm(server: &Server) {
     let key = server.key();
-    let mine: Vec<Sandbox> = {
-        let mut warm = warm();
-        let (mine, others) = std::mem::take(&mut *warm)
-            .into_iter()
-            .partition(|(k, _, _)| *k == key);
-        *warm = others;
+    let mine = take_where(&mut warm(), |(k, _, _)| *k == key);
+    Sandbox::drop_later(
+        server,
         mine.into_iter()
             .map(|(_, _, (sandbox, _))| sandbox)
-            .collect()
-    };
-    Sandbox::drop_later(server, mine);
+            .collect(),
+    );
+}
+
+/// Takes the entries of `list` that `is_mine` picks, leaving the others in their order.
+fn take_where<T>(list: &mut Vec<T>, is_mine: impl Fn(&T) -> bool) -> Vec<T> {
+    let (mine, others) = std::mem::take(list).into_iter().partition(|e| is_mine(e));
+    *list = others;
+    mine
 }
 
 /// Makes a spare of every template of `lab` that has none, for the next run to take: made
