@@ -373,11 +373,12 @@ fn role_password(server: &Server, role: &str) -> String {
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// PBKDF2 iterations of a run role's SCRAM secret. PostgreSQL's 4096 make a guessable
+/// PBKDF2 iterations of the checker role's SCRAM secret. PostgreSQL's 4096 make a guessable
 /// password costly to find from its secret; a run's password is 96 random-looking bits, which
-/// no number of guesses finds, while every one of the dozen sessions of a run paid 2–3 ms of
-/// the runner's CPU for the 4096 (5 ms while lanes grade).
-const RUN_ROLE_SCRAM_ITERATIONS: u32 = 16;
+/// no number of guesses finds, while each of the checker's sessions paid 2–3 ms of the
+/// runner's CPU for the 4096 (5 ms while lanes grade). The student's role keeps PostgreSQL's
+/// own secret: lab 2 measures what a new dblink connection with it costs (`lab_conninfo()`).
+const CHECKER_SCRAM_ITERATIONS: u32 = 16;
 
 /// The SCRAM-SHA-256 secret of `password` (RFC 5802, 7677), in the form `CREATE ROLE ...
 /// PASSWORD` stores as it is: `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`.
@@ -398,14 +399,14 @@ fn scram_secret_salted(password: &str, salt: &[u8; 16]) -> String {
     };
     let mut u = hmac(password.as_bytes(), &[salt, &1u32.to_be_bytes()]);
     let mut salted = u.clone();
-    for _ in 1..RUN_ROLE_SCRAM_ITERATIONS {
+    for _ in 1..CHECKER_SCRAM_ITERATIONS {
         u = hmac(password.as_bytes(), &[&u]);
         salted.iter_mut().zip(&u).for_each(|(s, x)| *s ^= x);
     }
     let stored = Sha256::digest(hmac(&salted, &[b"Client Key"]));
     let server = hmac(&salted, &[b"Server Key"]);
     format!(
-        "SCRAM-SHA-256${RUN_ROLE_SCRAM_ITERATIONS}:{}${}:{}",
+        "SCRAM-SHA-256${CHECKER_SCRAM_ITERATIONS}:{}${}:{}",
         STANDARD.encode(salt),
         STANDARD.encode(stored),
         STANDARD.encode(server)
@@ -423,13 +424,12 @@ fn set_up(server: &Server, admin: &mut postgres::Client, db: &str, tag: &str) ->
     let (student, checker) = (format!("student_{tag}"), format!("checker_{tag}"));
     let sp = role_password(server, &student);
     admin.batch_execute(&format!(
-        "CREATE ROLE {student} LOGIN PASSWORD '{ss}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+        "CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
          CREATE ROLE {checker} LOGIN PASSWORD '{cs}' NOSUPERUSER NOCREATEDB NOCREATEROLE
              IN ROLE pg_read_all_data, pg_write_all_data, pg_read_all_stats;
          ALTER DATABASE {db} OWNER TO {student};
          REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC;
          GRANT CONNECT, CREATE ON DATABASE {db} TO {checker};",
-        ss = scram_secret(&sp),
         cs = scram_secret(&role_password(server, &checker)),
     ))?;
     admin.batch_execute(&format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS true"))?;
