@@ -78,6 +78,34 @@ fn count_after(text: &str, word: &str) -> usize {
         .unwrap()
 }
 
+/// The lanes of a finished `labs grade` keep no run's database or role: the warm spares made
+/// for runs that never came are dropped too. Starts each lane's server to look (the test home's
+/// `labs server stop` stops them again).
+fn assert_nothing_left(graded: &common::Run) {
+    let line = graded
+        .stderr
+        .lines()
+        .find(|l| l.contains("grading lane(s)"))
+        .unwrap_or_else(|| panic!("no lanes line in:\n{}", graded.all()));
+    let dir = PathBuf::from(line.rsplit('`').nth(1).unwrap());
+    for lane in ["1", "2"] {
+        let left = common::Run::from(
+            std::process::Command::new(env!("CARGO_BIN_EXE_labs"))
+                .env("LABS_HOME", dir.join(lane))
+                .env("LABS_BACKEND", common::backend())
+                .args(["server", "psql", "--", "-X", "-At", "-c"])
+                .arg(
+                    "SELECT (SELECT count(*) FROM pg_database WHERE datname LIKE 'run\\_%') \
+                     + (SELECT count(*) FROM pg_roles WHERE rolname ~ '^(student|checker)_')",
+                )
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(left.code, 0, "{}", left.all());
+        assert_eq!(left.stdout.trim(), "0", "lane {lane}: {}", left.all());
+    }
+}
+
 #[test]
 fn grading_twice_gives_identical_grades_and_a_rerun_skips() {
     let home = LabHome::new();
@@ -92,6 +120,7 @@ fn grading_twice_gives_identical_grades_and_a_rerun_skips() {
     );
     assert_eq!(first.code, 0, "{}", first.all());
     assert_eq!(count_after(&first.stdout, "Graded "), 20, "{}", first.all());
+    assert_nothing_left(&first);
     let grades = read(work.join("a/grades.csv"));
     // `--force` grades every answer again, from scratch: the same grades.
     let second = grade(&home, &subs, &work.join("a"), &["--labs", "3", "--force"]);
