@@ -202,7 +202,27 @@ impl Sandbox {
         }
     }
 
+    /// Ends the run's sessions and drops its database and roles; once more with a new superuser
+    /// session if that fails, since the run's own may have died with every backend of a server
+    /// that crashed, which takes a moment to accept connections again (at most 5 s are waited).
     fn cleanup(&self) -> Result<()> {
+        let Err(first) = self.drop_run() else {
+            return Ok(());
+        };
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.server.admin() {
+                Ok(fresh) => {
+                    *self.admin() = fresh;
+                    return self.drop_run();
+                }
+                Err(_) if Instant::now() < until => std::thread::sleep(Duration::from_millis(250)),
+                Err(_) => return Err(first),
+            }
+        }
+    }
+
+    fn drop_run(&self) -> Result<()> {
         self.end_sessions()?;
         let mut admin = self.admin();
         admin

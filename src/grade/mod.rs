@@ -336,14 +336,21 @@ impl Shared<'_> {
 /// Waits for a lane's server to answer again (a crashed backend restarts them all), starting it
 /// anew when it does not within 30 s.
 fn revive(lane: &Lane) -> Result<server::Server> {
-    crate::sandbox::drop_warm(&lane.server);
-    crate::sandbox::settle(&lane.server);
     let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until {
+    let alive = loop {
         if lane.server.is_alive() {
-            return Ok(lane.server.clone());
+            break true;
+        }
+        if Instant::now() >= until {
+            break false;
         }
         std::thread::sleep(Duration::from_millis(500));
+    };
+    // The warm spares' sessions died with the backends, or with the server: drop the spares.
+    crate::sandbox::drop_warm(&lane.server);
+    crate::sandbox::settle(&lane.server);
+    if alive {
+        return Ok(lane.server.clone());
     }
     let options = ServerOptions {
         backend: Some(lane.server.backend),
