@@ -57,18 +57,29 @@ impl Sandbox {
     pub fn create(server: &Server, lab: &Lab, dataset: &Dataset) -> Result<Sandbox> {
         let template = ensure_template(server, lab, dataset)?;
         let mut admin = server.admin()?;
-        let tag = match claim_spare(&mut admin, &template, lab, dataset)? {
-            Some(tag) => tag,
-            None => {
-                let tag = new_tag();
-                let db = run_db(lab, dataset, &tag);
-                clone_template(&mut admin, server, lab, dataset, &db, CLOSED)
-                    .and_then(|()| set_up(server, &mut admin, &db, &tag))
-                    .with_context(|| format!("cannot create the run database `{db}`"))?;
-                tag
-            }
-        };
-        Ok(Sandbox::of_run(server, lab, dataset, &tag, admin))
+        match claim_spare(&mut admin, &template, lab, dataset)? {
+            Some(tag) => Ok(Sandbox::of_run(server, lab, dataset, &tag, admin)),
+            None => Sandbox::clone_new(server, lab, dataset, admin),
+        }
+    }
+
+    /// Clones the template into a new run's database and makes the run's roles. Once the clone
+    /// exists, it belongs to the sandbox, which drops it if the rest fails (say, the server's
+    /// backends are restarted after a crash meanwhile).
+    fn clone_new(
+        server: &Server,
+        lab: &Lab,
+        dataset: &Dataset,
+        mut admin: Admin,
+    ) -> Result<Sandbox> {
+        let tag = new_tag();
+        let db = run_db(lab, dataset, &tag);
+        clone_template(&mut admin, server, lab, dataset, &db, CLOSED)
+            .with_context(|| format!("cannot create the run database `{db}`"))?;
+        let sandbox = Sandbox::of_run(server, lab, dataset, &tag, admin);
+        set_up(server, &mut sandbox.admin(), &db, &tag)
+            .with_context(|| format!("cannot create the run database `{db}`"))?;
+        Ok(sandbox)
     }
 
     /// The sandbox of the run `tag`, whose database and roles are made.
@@ -583,12 +594,8 @@ pub fn make_spares(server: &Server, lab: &Lab, spares: Spares) -> Result<()> {
         if spares == Spares::Warm {
             let key = server.key();
             if !warm().iter().any(|(k, t, _)| *k == key && *t == template) {
-                let tag = new_tag();
-                let db = run_db(lab, dataset, &tag);
-                clone_template(&mut admin, server, lab, dataset, &db, CLOSED)
-                    .and_then(|()| set_up(server, &mut admin, &db, &tag))
+                let sandbox = Sandbox::clone_new(server, lab, dataset, server.admin()?)
                     .with_context(|| format!("cannot make a spare of `{template}`"))?;
-                let sandbox = Sandbox::of_run(server, lab, dataset, &tag, server.admin()?);
                 let sessions = (sandbox.checker_session()?, sandbox.student_session()?);
                 warm().push((key, template, (sandbox, sessions)));
             }

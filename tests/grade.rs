@@ -81,14 +81,14 @@ fn count_after(text: &str, word: &str) -> usize {
 /// The lanes of a finished `labs grade` keep no run's database or role: the warm spares made
 /// for runs that never came are dropped too. Starts each lane's server to look (the test home's
 /// `labs server stop` stops them again).
-fn assert_nothing_left(graded: &common::Run) {
+fn assert_nothing_left(graded: &common::Run, lanes: &[&str]) {
     let line = graded
         .stderr
         .lines()
         .find(|l| l.contains("grading lane(s)"))
         .unwrap_or_else(|| panic!("no lanes line in:\n{}", graded.all()));
     let dir = PathBuf::from(line.rsplit('`').nth(1).unwrap());
-    for lane in ["1", "2"] {
+    for lane in lanes {
         let left = common::Run::from(
             std::process::Command::new(env!("CARGO_BIN_EXE_labs"))
                 .env("LABS_HOME", dir.join(lane))
@@ -102,7 +102,13 @@ fn assert_nothing_left(graded: &common::Run) {
                 .unwrap(),
         );
         assert_eq!(left.code, 0, "{}", left.all());
-        assert_eq!(left.stdout.trim(), "0", "lane {lane}: {}", left.all());
+        assert_eq!(
+            left.stdout.trim(),
+            "0",
+            "lane {lane}: {}\n--- the grader\n{}",
+            left.all(),
+            graded.all()
+        );
     }
 }
 
@@ -120,7 +126,7 @@ fn grading_twice_gives_identical_grades_and_a_rerun_skips() {
     );
     assert_eq!(first.code, 0, "{}", first.all());
     assert_eq!(count_after(&first.stdout, "Graded "), 20, "{}", first.all());
-    assert_nothing_left(&first);
+    assert_nothing_left(&first, &["1", "2"]);
     let grades = read(work.join("a/grades.csv"));
     // `--force` grades every answer again, from scratch: the same grades.
     let second = grade(&home, &subs, &work.join("a"), &["--labs", "3", "--force"]);
@@ -218,6 +224,113 @@ fn a_killed_grader_resumes_without_losing_or_regrading() {
     }
     // Nothing lost: the gradebook equals one graded in a single run.
     let whole = grade(&home, &subs, &work.join("whole"), &["--labs", "3"]);
+    assert_eq!(whole.code, 0, "{}", whole.all());
+    assert_eq!(
+        read(out.join("grades.csv")),
+        read(work.join("whole/grades.csv"))
+    );
+}
+
+/// A process of the lane's server (the background writer) killed with SIGKILL makes the
+/// postmaster end every backend and restart them; the run in flight fails with its sessions and
+/// is graded again, the runs after it get new sessions, and nothing is left over.
+#[test]
+fn a_lane_whose_server_crashes_grades_on() {
+    if !common::native_only("a_lane_whose_server_crashes_grades_on") {
+        return;
+    }
+    let home = LabHome::new();
+    let work = home.path().with_file_name("work");
+    let subs = work.join("students");
+    let out = work.join("out");
+    students(&home, &subs, 10);
+    let log = work.join("grade.log");
+    let mut child = home
+        .command(&[
+            "grade",
+            subs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--labs",
+            "3",
+            "--jobs",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(240);
+    while stored_runs(&out).len() < 3 {
+        assert!(Instant::now() < until, "no results after 240 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the grader ended early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let line = read(log.clone())
+        .lines()
+        .find(|l| l.contains("grading lane(s)"))
+        .map(str::to_string)
+        .expect("the grader names its lanes");
+    let lane: serde_json::Value = serde_json::from_str(&read(
+        PathBuf::from(line.rsplit('`').nth(1).unwrap()).join("1/server.json"),
+    ))
+    .unwrap();
+    let data = PathBuf::from(lane["data_dir"].as_str().unwrap());
+    let postmaster = read(data.join("postmaster.pid"))
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let writer = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1));
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(postmaster.as_str())
+                && String::from_utf8_lossy(&cmdline).contains("background writer")
+        })
+        .expect("the lane's server has a background writer");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(writer),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let done = child.wait_with_output().unwrap();
+    let crashed = common::Run {
+        code: done.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&done.stdout).into_owned(),
+        stderr: read(log),
+    };
+    assert_eq!(crashed.code, 0, "{}", crashed.all());
+    assert_eq!(
+        count_after(&crashed.stdout, "Graded "),
+        10,
+        "{}",
+        crashed.all()
+    );
+    assert!(
+        crashed.stdout.contains("0 failed by the environment"),
+        "{}",
+        crashed.all()
+    );
+    assert_nothing_left(&crashed, &["1"]);
+    // The same grades as without the crash.
+    let whole = grade(
+        &home,
+        &subs,
+        &work.join("whole"),
+        &["--labs", "3", "--jobs", "1"],
+    );
     assert_eq!(whole.code, 0, "{}", whole.all());
     assert_eq!(
         read(out.join("grades.csv")),
