@@ -65,6 +65,55 @@ fn stored_runs(out: &Path) -> BTreeMap<(String, String), (String, u64)> {
     runs
 }
 
+/// A labs home, its work folder, `count` synthetic students in `work/students` and the
+/// gradebook folder `work/out`.
+fn with_students(count: usize) -> (LabHome, PathBuf, PathBuf, PathBuf) {
+    let home = LabHome::new();
+    let work = home.path().with_file_name("work");
+    let subs = work.join("students");
+    students(&home, &subs, count);
+    let out = work.join("out");
+    (home, work, subs, out)
+}
+
+/// `labs grade SUBMISSIONS --out OUT --labs 3 ARGS` started in the background; its output on a
+/// pipe, its messages to `stderr`.
+fn spawn_grade(
+    home: &LabHome,
+    subs: &Path,
+    out: &Path,
+    args: &[&str],
+    stderr: Stdio,
+) -> std::process::Child {
+    let mut all = vec![
+        "grade",
+        subs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--labs",
+        "3",
+    ];
+    all.extend_from_slice(args);
+    home.command(&all)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most 240 s) until the grader `child` has stored `runs` runs in `out`.
+fn wait_for_runs(child: &mut std::process::Child, out: &Path, runs: usize) {
+    let until = Instant::now() + Duration::from_secs(240);
+    while stored_runs(out).len() < runs {
+        assert!(Instant::now() < until, "no results after 240 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the grader ended early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The number after `word` in the summary line ("Graded 12 runs (3 already graded...").
 fn count_after(text: &str, word: &str) -> usize {
     let at = text
@@ -114,10 +163,7 @@ fn assert_nothing_left(graded: &common::Run, lanes: &[&str]) {
 
 #[test]
 fn grading_twice_gives_identical_grades_and_a_rerun_skips() {
-    let home = LabHome::new();
-    let work = home.path().with_file_name("work");
-    let subs = work.join("students");
-    students(&home, &subs, 20);
+    let (home, work, subs, _) = with_students(20);
     let first = grade(
         &home,
         &subs,
@@ -170,34 +216,10 @@ fn grading_twice_gives_identical_grades_and_a_rerun_skips() {
 
 #[test]
 fn a_killed_grader_resumes_without_losing_or_regrading() {
-    let home = LabHome::new();
-    let work = home.path().with_file_name("work");
-    let subs = work.join("students");
-    let out = work.join("out");
-    students(&home, &subs, 20);
+    let (home, work, subs, out) = with_students(20);
     // Lab 3 alone: 20 runs of about a second and a half.
-    let mut child = home
-        .command(&[
-            "grade",
-            subs.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--labs",
-            "3",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(240);
-    while stored_runs(&out).len() < 6 {
-        assert!(Instant::now() < until, "no results after 240 s");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the grader ended early"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut child = spawn_grade(&home, &subs, &out, &[], Stdio::null());
+    wait_for_runs(&mut child, &out, 6);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -239,36 +261,11 @@ fn a_lane_whose_server_crashes_grades_on() {
     if !common::native_only("a_lane_whose_server_crashes_grades_on") {
         return;
     }
-    let home = LabHome::new();
-    let work = home.path().with_file_name("work");
-    let subs = work.join("students");
-    let out = work.join("out");
-    students(&home, &subs, 10);
+    let (home, work, subs, out) = with_students(10);
     let log = work.join("grade.log");
-    let mut child = home
-        .command(&[
-            "grade",
-            subs.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--labs",
-            "3",
-            "--jobs",
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(240);
-    while stored_runs(&out).len() < 3 {
-        assert!(Instant::now() < until, "no results after 240 s");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the grader ended early"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let stderr = Stdio::from(std::fs::File::create(&log).unwrap());
+    let mut child = spawn_grade(&home, &subs, &out, &["--jobs", "1"], stderr);
+    wait_for_runs(&mut child, &out, 3);
     let line = read(log.clone())
         .lines()
         .find(|l| l.contains("grading lane(s)"))
