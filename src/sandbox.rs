@@ -46,9 +46,13 @@ impl Sandbox {
         if let Some(warm) = take_warm(server, lab, dataset)? {
             return Ok(warm);
         }
-        let sandbox = Sandbox::create(server, lab, dataset)?;
-        let sessions = (sandbox.checker_session()?, sandbox.student_session()?);
-        Ok((sandbox, sessions))
+        Sandbox::create(server, lab, dataset)?.with_sessions()
+    }
+
+    /// The sandbox with a new session of its checker's and one of its student's.
+    fn with_sessions(self) -> Result<Prepared> {
+        let sessions = (self.checker_session()?, self.student_session()?);
+        Ok((self, sessions))
     }
 
     /// Takes a spare of the template of `lab` and `dataset`, made ready by an earlier run, or
@@ -588,19 +592,22 @@ pub fn make_spares(server: &Server, lab: &Lab, spares: Spares) -> Result<()> {
     if server.backend == crate::server::Backend::Url || server.password.is_empty() {
         return Ok(());
     }
+    if spares == Spares::Warm {
+        let key = server.key();
+        for dataset in &lab.datasets {
+            let template = ensure_template(server, lab, dataset)?;
+            if !warm().iter().any(|(k, t, _)| *k == key && *t == template) {
+                let prepared = Sandbox::clone_new(server, lab, dataset, server.admin()?)
+                    .and_then(Sandbox::with_sessions)
+                    .with_context(|| format!("cannot make a spare of `{template}`"))?;
+                warm().push((key.clone(), template, prepared));
+            }
+        }
+        return Ok(());
+    }
     let mut admin = server.admin()?;
     for dataset in &lab.datasets {
         let template = ensure_template(server, lab, dataset)?;
-        if spares == Spares::Warm {
-            let key = server.key();
-            if !warm().iter().any(|(k, t, _)| *k == key && *t == template) {
-                let sandbox = Sandbox::clone_new(server, lab, dataset, server.admin()?)
-                    .with_context(|| format!("cannot make a spare of `{template}`"))?;
-                let sessions = (sandbox.checker_session()?, sandbox.student_session()?);
-                warm().push((key, template, (sandbox, sessions)));
-            }
-            continue;
-        }
         let prefix = spare_prefix(&template);
         let have = admin
             .query_opt(
