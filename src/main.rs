@@ -217,7 +217,7 @@ enum BenchCommand {
     Extension {
         #[command(flatten)]
         server: ServerArgs,
-        /// Calls per method and round for the round trip.
+        /// Calls per method and round for the round trip; the methods take turns every 20 calls.
         #[arg(long, default_value_t = 200)]
         calls: i32,
         /// Rows to stream.

@@ -356,6 +356,15 @@ fn check_port_free(port: u16) -> Result<()> {
     Ok(())
 }
 
+/// Where the extension is missing for a native server, and what to run.
+fn native_install_advice(pg_bin: Option<&std::path::Path>) -> String {
+    format!(
+        "in its PostgreSQL ({}): run `make setup`, which builds and installs it from extension/, \
+         or `make -C extension install PG_CONFIG=.../pg_config` for another PostgreSQL",
+        pg_bin.map(|p| p.display().to_string()).unwrap_or_default()
+    )
+}
+
 /// Fails with what to run when the server has no pg_background extension to create.
 fn check_extension(server: &Server) -> Result<()> {
     let mut client = server.connect("postgres")?;
@@ -365,16 +374,7 @@ fn check_extension(server: &Server) -> Result<()> {
     )?;
     if found.is_none() {
         let what_to_do = match server.backend {
-            Backend::Native => format!(
-                "in its PostgreSQL ({}): run `make setup`, which builds and installs it from \
-                 extension/, or `make -C extension install PG_CONFIG=.../pg_config` for another \
-                 PostgreSQL",
-                server
-                    .pg_bin
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            ),
+            Backend::Native => native_install_advice(server.pg_bin.as_deref()),
             Backend::Docker => format!(
                 "in the image `{}`: rebuild it with `make image`",
                 docker::image()

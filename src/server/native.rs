@@ -77,10 +77,17 @@ pub fn start(home: &Home, options: &ServerOptions) -> Result<Server> {
         .status()
         .context("cannot run pg_ctl")?;
     if !status.success() {
+        // The lab settings preload the extension's library, so a server without it stops here.
+        let log = tail(&home.log_file(), 15);
+        if log.contains("could not access file \"pg_background\"") {
+            bail!(
+                "PostgreSQL did not start: the pg_background extension is not installed {}",
+                super::native_install_advice(Some(&bin.dir))
+            );
+        }
         bail!(
-            "PostgreSQL did not start; the end of its log `{}`:\n{}",
-            home.log_file().display(),
-            tail(&home.log_file(), 15)
+            "PostgreSQL did not start; the end of its log `{}`:\n{log}",
+            home.log_file().display()
         );
     }
     let server = Server {
