@@ -244,9 +244,34 @@ fn a_postgresql_without_the_extension_says_what_to_run() {
     if !native_only("a_postgresql_without_the_extension_says_what_to_run") {
         return;
     }
-    // A mirror of the machine's PostgreSQL without pg_background: PostgreSQL finds its share
-    // folder relative to its binaries, so copied binaries and a share folder of links to
-    // everything but pg_background make a real server that lacks only the extension.
+    // Without its files the server starts, and the runner finds no extension to create;
+    // without its library too the server cannot start at all, since the lab settings preload it.
+    for (library, said) in [
+        (
+            true,
+            "the lab server runs, but the pg_background extension is not installed",
+        ),
+        (
+            false,
+            "PostgreSQL did not start: the pg_background extension is not installed",
+        ),
+    ] {
+        let (mirror, bindir) = postgresql_without_extension(library);
+        let home = LabHome::new();
+        let run = home
+            .run(&["server", "start", "--pg-bin", bindir.to_str().unwrap()])
+            .expect_code(2);
+        assert!(run.stderr.contains(said), "{}", run.all());
+        assert!(run.stderr.contains("make setup"), "{}", run.all());
+        drop(mirror);
+    }
+}
+
+/// A mirror of the machine's PostgreSQL without pg_background's files (and without its library
+/// unless `library`), and the mirror's bin folder. PostgreSQL finds its share and lib folders
+/// relative to its binaries, so copied binaries and folders of links to everything but
+/// pg_background make a real server that lacks only the extension.
+fn postgresql_without_extension(library: bool) -> (tempfile::TempDir, std::path::PathBuf) {
     let mirror = tempfile::tempdir().unwrap();
     std::fs::set_permissions(mirror.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let under = |path: &std::path::Path| mirror.path().join(path.strip_prefix("/").unwrap());
@@ -259,42 +284,40 @@ fn a_postgresql_without_the_extension_says_what_to_run() {
     for tool in ["initdb", "pg_ctl", "postgres"] {
         std::fs::copy(bindir.join(tool), under(&bindir).join(tool)).unwrap();
     }
-    std::fs::create_dir_all(under(&libdir).parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(&libdir, under(&libdir)).unwrap();
-    std::fs::create_dir_all(under(&sharedir).join("extension")).unwrap();
-    for entry in std::fs::read_dir(&sharedir).unwrap().flatten() {
-        if entry.file_name() != "extension" {
-            std::os::unix::fs::symlink(entry.path(), under(&sharedir).join(entry.file_name()))
-                .unwrap();
-        }
-    }
-    for entry in std::fs::read_dir(sharedir.join("extension"))
-        .unwrap()
-        .flatten()
-    {
-        if !entry
+    let not_ours = |entry: &std::fs::DirEntry| {
+        !entry
             .file_name()
             .to_string_lossy()
             .starts_with("pg_background")
-        {
-            let link = under(&sharedir).join("extension").join(entry.file_name());
-            std::os::unix::fs::symlink(entry.path(), link).unwrap();
+    };
+    if library {
+        std::fs::create_dir_all(under(&libdir).parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&libdir, under(&libdir)).unwrap();
+    } else {
+        link_each(&libdir, &under(&libdir), not_ours);
+    }
+    link_each(&sharedir, &under(&sharedir), |entry| {
+        entry.file_name() != "extension"
+    });
+    link_each(
+        &sharedir.join("extension"),
+        &under(&sharedir).join("extension"),
+        not_ours,
+    );
+    let bin = under(&bindir);
+    (mirror, bin)
+}
+
+/// Makes `to` a folder of links to the entries of `from` that `keep` keeps.
+fn link_each(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    keep: impl Fn(&std::fs::DirEntry) -> bool,
+) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        if keep(&entry) {
+            std::os::unix::fs::symlink(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }
-    let home = LabHome::new();
-    let run = home
-        .run(&[
-            "server",
-            "start",
-            "--pg-bin",
-            under(&bindir).to_str().unwrap(),
-        ])
-        .expect_code(2);
-    assert!(
-        run.stderr
-            .contains("pg_background extension is not installed"),
-        "{}",
-        run.all()
-    );
-    assert!(run.stderr.contains("make setup"), "{}", run.all());
 }
