@@ -14,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/printtup.h"
 #include "access/tupmacs.h"
 #include "catalog/pg_type.h"
@@ -95,8 +96,6 @@ typedef struct pgbg_receiver
 	Portal		portal;			/* for the target list of the RowDescription */
 	int			natts;			/* columns of the current tuple descriptor */
 	pgbg_column *columns;		/* how to send each of them */
-	const char **data;			/* the current row's column bytes ... */
-	int32	   *lens;			/* ... and lengths (-1: NULL) */
 	MemoryContext row_context;	/* reset after each row that used it */
 } pgbg_receiver;
 
@@ -464,8 +463,6 @@ pgbg_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 	myState->natts = typeinfo->natts;
 	formats = palloc0(sizeof(int16) * Max(typeinfo->natts, 1));
 	myState->columns = palloc0(sizeof(pgbg_column) * Max(typeinfo->natts, 1));
-	myState->data = palloc0(sizeof(char *) * Max(typeinfo->natts, 1));
-	myState->lens = palloc0(sizeof(int32) * Max(typeinfo->natts, 1));
 	text_transfer = pgbg_text_transfer_wanted();
 	for (i = 0; i < typeinfo->natts; i++)
 	{
@@ -502,20 +499,35 @@ pgbg_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 }
 
 /*
+ * batch_room
+ *
+ * Make room for len more bytes at the end of the batch (and its
+ * terminator), and return where they go.  Inline: one comparison per
+ * column while the batch has room, which is almost always.
+ */
+static inline char *
+batch_room(Size len)
+{
+	if ((Size) (out_batch.maxlen - out_batch.len) <= len)
+		enlargeStringInfo(&out_batch, len);
+	return out_batch.data + out_batch.len;
+}
+
+/*
  * pgbg_receiver_receive
  *
  * Append one DataRow to the batch: column count, then for each column its
- * length (-1 for NULL) and its datum image or text.  The row's size is
- * worked out first, so the batch grows once per row.  Nothing is formatted
- * once the caller has gone away.
+ * length (-1 for NULL) and its datum image or text, written in one pass
+ * straight into the batch; the frame's length is filled in at the end.
+ * This runs once per row of every result, so it does no more than that.
+ * Nothing is formatted once the caller has gone away.
  */
 static bool
 pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	pgbg_receiver *myState = (pgbg_receiver *) self;
-	MemoryContext oldcontext;
 	bool		row_context_used = false;
-	Size		row_len;
+	int			start;
 	char	   *p;
 	uint32		n32;
 	uint16		n16;
@@ -530,35 +542,47 @@ pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 		return true;
 
 	slot_getallattrs(slot);
-	oldcontext = MemoryContextSwitchTo(myState->row_context);
 
-	/* Where each column's bytes are, and how many */
-	row_len = PGBG_FRAME_HEADER_SIZE + sizeof(n16);
+	/* Frame header (its length comes last) and column count */
+	start = out_row_start = out_batch.len;
+	p = batch_room(PGBG_FRAME_HEADER_SIZE + sizeof(n16));
+	p[0] = PGBG_MSG_DATA_ROW;
+	n16 = pg_hton16((uint16) myState->natts);
+	memcpy(p + PGBG_FRAME_HEADER_SIZE, &n16, sizeof(n16));
+	out_batch.len += PGBG_FRAME_HEADER_SIZE + sizeof(n16);
+
 	for (i = 0; i < myState->natts; i++)
 	{
 		pgbg_column *col = &myState->columns[i];
 		Datum		value = slot->tts_values[i];
+		Datum		image;
 		const char *data;
 		Size		len;
 
-		row_len += sizeof(n32);
 		if (slot->tts_isnull[i])
 		{
-			myState->lens[i] = -1;
+			n32 = pg_hton32((uint32) -1);
+			memcpy(batch_room(sizeof(n32)), &n32, sizeof(n32));
+			out_batch.len += sizeof(n32);
 			continue;
 		}
 
 		if (!col->raw)
 		{
 			/* Text, as printtup would send it */
+			MemoryContext oldcontext;
+
+			oldcontext = MemoryContextSwitchTo(myState->row_context);
 			data = OutputFunctionCall(&col->outfunc, value);
+			MemoryContextSwitchTo(oldcontext);
 			len = strlen(data);
 			row_context_used = true;
 		}
 		else if (col->typbyval)
 		{
-			/* The value itself, in its stored width, see below */
-			data = NULL;
+			/* The value itself, in its stored width */
+			store_att_byval(&image, value, col->typlen);
+			data = (const char *) &image;
 			len = col->typlen;
 		}
 		else if (col->typlen > 0)
@@ -569,10 +593,17 @@ pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 		else if (col->typlen == -1)
 		{
 			/* Varlena: never a TOAST pointer, which would not outlive us */
-			struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+			struct varlena *v = (struct varlena *) DatumGetPointer(value);
 
-			if ((Pointer) v != DatumGetPointer(value))
+			if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+			{
+				MemoryContext oldcontext;
+
+				oldcontext = MemoryContextSwitchTo(myState->row_context);
+				v = detoast_attr(v);
+				MemoryContextSwitchTo(oldcontext);
 				row_context_used = true;
+			}
 			data = (const char *) v;
 			len = VARSIZE_ANY(v);
 		}
@@ -588,48 +619,19 @@ pgbg_receiver_receive(TupleTableSlot *slot, DestReceiver *self)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("column value of %zu bytes is too large for the result queue",
 							len)));
-		myState->data[i] = data;
-		myState->lens[i] = (int32) len;
-		row_len += len;
-	}
-
-	/* Frame header, column count, then the columns */
-	out_row_start = out_batch.len;
-	enlargeStringInfo(&out_batch, row_len);
-	p = out_batch.data + out_batch.len;
-	p[0] = PGBG_MSG_DATA_ROW;
-	n32 = (uint32) (row_len - PGBG_FRAME_HEADER_SIZE);
-	memcpy(p + 1, &n32, sizeof(n32));
-	p += PGBG_FRAME_HEADER_SIZE;
-	n16 = pg_hton16((uint16) myState->natts);
-	memcpy(p, &n16, sizeof(n16));
-	p += sizeof(n16);
-
-	for (i = 0; i < myState->natts; i++)
-	{
-		int32		len = myState->lens[i];
-
+		p = batch_room(sizeof(n32) + len);
 		n32 = pg_hton32((uint32) len);
 		memcpy(p, &n32, sizeof(n32));
-		p += sizeof(n32);
-		if (len < 0)
-			continue;
-		if (myState->data[i] == NULL)
-		{
-			Datum		image;
-
-			store_att_byval(&image, slot->tts_values[i], len);
-			memcpy(p, &image, len);
-		}
-		else
-			memcpy(p, myState->data[i], len);
-		p += len;
+		memcpy(p + sizeof(n32), data, len);
+		out_batch.len += sizeof(n32) + len;
 	}
-	out_batch.len += row_len;
+
+	/* The frame's length, now known */
+	n32 = (uint32) (out_batch.len - start - PGBG_FRAME_HEADER_SIZE);
+	memcpy(out_batch.data + start + 1, &n32, sizeof(n32));
 	out_batch.data[out_batch.len] = '\0';
 	out_row_start = -1;
 
-	MemoryContextSwitchTo(oldcontext);
 	if (row_context_used)
 		MemoryContextReset(myState->row_context);
 
@@ -651,12 +653,6 @@ pgbg_receiver_shutdown(DestReceiver *self)
 	if (myState->columns != NULL)
 		pfree(myState->columns);
 	myState->columns = NULL;
-	if (myState->data != NULL)
-		pfree(myState->data);
-	myState->data = NULL;
-	if (myState->lens != NULL)
-		pfree(myState->lens);
-	myState->lens = NULL;
 	if (myState->row_context != NULL)
 		MemoryContextDelete(myState->row_context);
 	myState->row_context = NULL;
