@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "access/printtup.h"
 #include "access/xact.h"
 #if PG_VERSION_NUM < 150000
