@@ -218,7 +218,7 @@ enum BenchCommand {
         #[command(flatten)]
         server: ServerArgs,
         /// Calls per method and round for the round trip; the methods take turns every 20 calls.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(i32).range(1..))]
         calls: i32,
         /// Rows to stream.
         #[arg(long, default_value_t = 1_000_000)]
