@@ -192,6 +192,7 @@ fn run_dataset(
 
     let mut results: Vec<CheckResult> = Vec::new();
     let mut kept = scenario::Kept::default();
+    let mut integrity = Integrity::default();
     for (i, check) in lab
         .checks
         .iter()
@@ -207,6 +208,11 @@ fn run_dataset(
         } else if let Some(need) = unmet_need(lab, check, &results) {
             let reason = format!("сначала должна пройти проверка «{need}»");
             (Outcome::NotRun(Status::Failed, reason), Duration::ZERO)
+        } else if let (true, Some(reason)) = (check.intact, &integrity.tampered) {
+            (
+                Outcome::NotRun(Status::Failed, reason.clone()),
+                Duration::ZERO,
+            )
         } else {
             if student.is_closed() {
                 student = sandbox.student_session()?;
@@ -223,7 +229,7 @@ fn run_dataset(
                 student_time: Duration::ZERO,
                 kept: &mut kept,
             };
-            let outcome = run_check(&mut run, lab, dataset, check, snapshots);
+            let outcome = run_check(&mut run, lab, dataset, check, snapshots, &mut integrity);
             (outcome, run.student_time)
         };
         // The answer's load counts as the student's time of the first check.
@@ -304,25 +310,82 @@ fn unmet_need<'a>(lab: &'a Lab, check: &'a Check, done: &[CheckResult]) -> Optio
     })
 }
 
-/// Runs one check's steps and judges it.
+/// What the structure check (`intact`) knows of a dataset's run database: whether student SQL
+/// ran since it last looked, and what the answer changed, once it found a change.
+struct Integrity {
+    stale: bool,
+    tampered: Option<String>,
+}
+
+impl Default for Integrity {
+    /// The answer has just loaded: nothing is known yet.
+    fn default() -> Integrity {
+        Integrity {
+            stale: true,
+            tampered: None,
+        }
+    }
+}
+
+impl Integrity {
+    /// Looks again when student SQL ran since the last look: `None` when the database is still
+    /// as its template made it, else why the check cannot be judged.
+    fn confirm(&mut self, run: &mut CheckRun) -> Option<Outcome> {
+        if self.stale && self.tampered.is_none() {
+            // A worker the student left could change the database after the look.
+            if let Err(err) = run.sandbox.end_student_workers() {
+                return Some(Outcome::Error(format!(
+                    "сбой проверяющей программы: {err:#}"
+                )));
+            }
+            match crate::intact::changes(run.checker, run.deadline) {
+                Ok(changes) if changes.is_empty() => self.stale = false,
+                Ok(changes) => self.tampered = Some(crate::intact::reason(&changes)),
+                Err(err) => return Some(step_failed(err, "проверка устройства базы")),
+            }
+        }
+        self.tampered
+            .as_ref()
+            .map(|reason| Outcome::NotRun(Status::Failed, reason.clone()))
+    }
+}
+
+/// Runs one check's steps and judges it; a check that relies on the run database's structure
+/// is judged only once the structure check found it as the template made it.
 fn run_check(
     run: &mut CheckRun,
     lab: &Lab,
     dataset: &Dataset,
     check: &Check,
     snapshots: Snapshots,
+    integrity: &mut Integrity,
 ) -> Outcome {
+    if let Some(sql) = &check.reset {
+        integrity.stale = true;
+        if let Err(err) = run.student.run(sql, run.deadline) {
+            return step_failed(err, "подготовка таблиц к проверке");
+        }
+    }
     if let Some(sql) = &check.before {
         if let Err(err) = run.checker_sql(sql) {
             return step_failed(err, "подготовка проверки");
         }
     }
     if let Some(sql) = &check.student {
+        integrity.stale = true;
         if let Err(err) = run.student_sql(sql) {
             return step_failed(err, &format!("выполнение `{}`", sql.trim()));
         }
     }
-    match check.judge() {
+    // A verify or snapshot query reads the database, which must be intact first; a scenario
+    // runs student SQL while it judges, so the database is looked at after it.
+    let scenario = matches!(check.judge(), Judge::Scenario(_));
+    if check.intact && !scenario {
+        if let Some(untrusted) = integrity.confirm(run) {
+            return untrusted;
+        }
+    }
+    let outcome = match check.judge() {
         Judge::Verify(sql) => match run.checker_sql(sql) {
             Ok(messages) => judge_verify(&messages),
             Err(err) => step_failed(err, "проверочный запрос"),
@@ -339,8 +402,17 @@ fn run_check(
             }
             Err(err) => step_failed(err, "запрос снимка"),
         },
-        Judge::Scenario(name) => scenario::run(name, run),
+        Judge::Scenario(name) => {
+            integrity.stale = true;
+            scenario::run(name, run)
+        }
+    };
+    if check.intact && scenario {
+        if let Some(untrusted) = integrity.confirm(run) {
+            return untrusted;
+        }
     }
+    outcome
 }
 
 /// A verify query returns one row: `ok boolean` first, then an optional `detail text`.

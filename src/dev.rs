@@ -21,15 +21,26 @@ fn failed_ids(verdict: &Verdict) -> BTreeSet<String> {
 
 /// The checks a wrong answer's header says it fails: `-- fails: a, b`.
 pub fn declared_failures(path: &Path) -> Result<BTreeSet<String>> {
+    header_list(path, "fails")
+}
+
+/// The checks a forged answer's header says it must not gain: `-- must-not-pass: a, b`.
+pub fn declared_forgeries(path: &Path) -> Result<BTreeSet<String>> {
+    header_list(path, "must-not-pass")
+}
+
+/// The check ids of the header line `-- KEY: a, b` of an answer file.
+fn header_list(path: &Path, key: &str) -> Result<BTreeSet<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let prefix = format!("-- {key}:");
     let line = text
         .lines()
         .take_while(|l| l.starts_with("--"))
-        .find_map(|l| l.strip_prefix("-- fails:"))
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .with_context(|| {
             format!(
-                "`{}` has no `-- fails: check, check` line in its header",
+                "`{}` has no `-- {key}: check, check` line in its header",
                 path.display()
             )
         })?;
@@ -40,8 +51,29 @@ pub fn declared_failures(path: &Path) -> Result<BTreeSet<String>> {
         .collect())
 }
 
+/// The names in `declared` that are no check of `lab`: an error naming the file.
+fn known_checks(lab: &Lab, path: &Path, declared: &BTreeSet<String>) -> Result<()> {
+    let unknown: Vec<&String> = declared
+        .iter()
+        .filter(|id| !lab.checks.iter().any(|c| &c.id == *id))
+        .collect();
+    if !unknown.is_empty() {
+        anyhow::bail!("`{}` names unknown checks: {unknown:?}", path.display());
+    }
+    Ok(())
+}
+
+/// The file's name under the lab's folder, as `labs dev check` prints it.
+fn shown(folder: &str, path: &Path) -> String {
+    format!(
+        "{folder}/{}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    )
+}
+
 /// `labs dev check`: every reference solution passes every check, every starter fails, every
-/// wrong answer fails exactly the checks its header names. Returns whether all held.
+/// wrong answer fails exactly the checks its header names, and every forged answer gains none
+/// of the checks it tries to steal. Returns whether all held.
 pub fn check(server: &Server, labs: &[Lab]) -> Result<bool> {
     let mut ok = true;
     for lab in labs {
@@ -61,18 +93,9 @@ pub fn check(server: &Server, labs: &[Lab]) -> Result<bool> {
             "must not pass every check",
         );
         for path in lab.wrong_answers()? {
-            let name = format!(
-                "wrong/{}",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            );
+            let name = shown("wrong", &path);
             let declared = declared_failures(&path)?;
-            let unknown: Vec<&String> = declared
-                .iter()
-                .filter(|id| !lab.checks.iter().any(|c| &c.id == *id))
-                .collect();
-            if !unknown.is_empty() {
-                anyhow::bail!("`{}` names unknown checks: {unknown:?}", path.display());
-            }
+            known_checks(lab, &path, &declared)?;
             let verdict = checks::run(server, lab, &path, Snapshots::Compare)?;
             let failed = failed_ids(&verdict);
             let why = format!(
@@ -81,6 +104,24 @@ pub fn check(server: &Server, labs: &[Lab]) -> Result<bool> {
                 failed.iter().cloned().collect::<Vec<_>>().join(", ")
             );
             ok &= expect(&name, &verdict, failed == declared, &why);
+        }
+        for path in lab.forged_answers()? {
+            let name = shown("forged", &path);
+            let targets = declared_forgeries(&path)?;
+            known_checks(lab, &path, &targets)?;
+            let verdict = checks::run(server, lab, &path, Snapshots::Compare)?;
+            let gained: BTreeSet<String> = verdict
+                .results
+                .iter()
+                .filter(|r| r.status == Status::Passed && targets.contains(&r.id))
+                .map(|r| r.id.clone())
+                .collect();
+            let why = format!(
+                "must gain none of {{{}}}, gained {{{}}}",
+                targets.iter().cloned().collect::<Vec<_>>().join(", "),
+                gained.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+            ok &= expect(&name, &verdict, gained.is_empty(), &why);
         }
     }
     println!(

@@ -63,25 +63,39 @@ pub struct Check {
     /// Earlier checks that must have passed (on the same dataset) for this one to run.
     #[serde(default)]
     pub needs: Vec<String>,
-    /// Superuser SQL run before the student step.
+    /// SQL run first, as the student's role (not timed as the student's): puts the lab's tables
+    /// back into the state the check starts from, so that the judge never writes them.
+    pub reset: Option<String>,
+    /// Judge SQL run before the student step: records what the check compares with, in the
+    /// lab's own schema `lab_check`.
     pub before: Option<String>,
     /// SQL run as the run's unprivileged role; its time is the student's.
     pub student: Option<String>,
-    /// Superuser SQL returning one row `(ok boolean, detail text)`.
+    /// Judge SQL returning one row `(ok boolean, detail text)`.
     pub verify: Option<String>,
-    /// Superuser SQL whose rendered rows must equal the blessed snapshot.
+    /// Judge SQL whose rendered rows must equal the blessed snapshot.
     pub snapshot: Option<String>,
     /// The name of a check written in Rust.
     pub scenario: Option<String>,
     /// The datasets this check runs on; all when empty.
     #[serde(default)]
     pub datasets: Vec<String>,
+    /// Whether the verdict relies on the run database being as its template made it (the
+    /// structure check, `intact`): such a check does not run when the answer changed the lab's
+    /// tables or put its own objects in place of built-in ones. Only a check that reads the
+    /// catalog alone (a signature) does without.
+    #[serde(default = "yes")]
+    pub intact: bool,
     /// Said when it passes, in Russian.
     pub pass: String,
     /// Said when it fails, in Russian.
     pub fail: String,
     /// What to look at next, in Russian; never the answer.
     pub hint: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How a check decides, exactly one of three.
@@ -183,7 +197,17 @@ impl Lab {
 
     /// The wrong answers, `wrong/*.sql`, sorted by name.
     pub fn wrong_answers(&self) -> Result<Vec<PathBuf>> {
-        let dir = self.file("wrong");
+        self.answers_in("wrong")
+    }
+
+    /// The forged answers, `forged/*.sql`: answers written to fool the checker, sorted by name.
+    pub fn forged_answers(&self) -> Result<Vec<PathBuf>> {
+        self.answers_in("forged")
+    }
+
+    /// The `.sql` files of the lab's folder `folder`, sorted by name.
+    fn answers_in(&self, folder: &str) -> Result<Vec<PathBuf>> {
+        let dir = self.file(folder);
         let mut files: Vec<PathBuf> = match fs::read_dir(&dir) {
             Ok(entries) => entries
                 .flatten()

@@ -10,6 +10,7 @@ mod dev;
 mod grade;
 mod home;
 mod init;
+mod intact;
 mod lab;
 mod pgbin;
 mod report;

@@ -15,6 +15,22 @@ use std::time::{Duration, Instant};
 /// The cluster-wide role that owns the lab objects in the templates.
 const TEMPLATE_OWNER: &str = "labs_template_owner";
 
+/// The cluster-wide role every run's checker role is a member of: what a lab's `prepare` grants
+/// the judge (its records in `lab_check`) it grants to this role, which no student ever is.
+pub const JUDGE_ROLE: &str = "labs_judge";
+
+/// The schema of the extensions in every run database: owned by the superuser, so no role that
+/// runs student code can put an object there; the runner names what it calls there by it.
+pub const EXTENSION_SCHEMA: &str = "extensions";
+
+/// The settings of every judge session, given as startup options, which outrank whatever the
+/// student set for the database: names resolve in pg_catalog alone (pg_temp last, and it is the
+/// judge's own), a table that row-level security would filter is an error rather than fewer rows,
+/// and `= NULL` means what the standard says.
+const JUDGE_OPTIONS: &str = "-c search_path=pg_catalog,pg_temp -c row_security=off \
+    -c transform_null_equals=off -c lock_timeout=5s -c max_parallel_workers_per_gather=0 \
+    -c jit=off -c default_transaction_read_only=off";
+
 /// The student's background workers in pg_stat_activity: every backend of the role `$1` but
 /// its client sessions.
 const STUDENT_WORKERS: &str = "usename = $1 AND backend_type <> 'client backend'";
@@ -109,23 +125,19 @@ impl Sandbox {
         )
     }
 
-    /// A session in the run's database as the checker's role, which is no superuser: the
-    /// student's objects (functions, triggers) may run inside the checker's queries. Its
-    /// queries never resolve names through the student's schema first, never wait long for a
-    /// lock, never take a worker slot for a parallel plan (lab 3 counts the slots), and are
+    /// A session in the run's database as the checker's role, the judge: no superuser, it
+    /// reads every table and writes only the lab's records (`lab_check`), and runs nothing the
+    /// student wrote. Its names resolve in pg_catalog alone (`JUDGE_OPTIONS`), so no function or
+    /// operator of the student's can stand in for a built-in one; it never waits long for a
+    /// lock, never takes a worker slot for a parallel plan (lab 3 counts the slots), and is
     /// never JIT-compiled (a misestimated join over 100k rows once spent 300 ms compiling a
     /// 20 ms query).
     pub fn checker_session(&self) -> Result<Session> {
-        let mut session = Session::connect(
-            self.config(&self.checker, &self.checker_password),
-            &self.server,
-        )?;
-        session.client.batch_execute(
-            "SET search_path = pg_catalog, public; SET lock_timeout = '5s';
-             SET application_name = 'labs checker';
-             SET max_parallel_workers_per_gather = 0; SET jit = off",
-        )?;
-        Ok(session)
+        let mut config = self.config(&self.checker, &self.checker_password);
+        config
+            .options(JUDGE_OPTIONS)
+            .application_name("labs checker");
+        Session::connect(config, &self.server)
     }
 
     fn config(&self, role: &str, password: &str) -> postgres::Config {
@@ -453,15 +465,17 @@ fn scram_secret_salted(password: &str, salt: &[u8; 16]) -> String {
 const CLOSED: &str = " ALLOW_CONNECTIONS = false";
 
 /// Makes the roles of the run `tag` and gives them the database `db` (cloned `CLOSED`), then
-/// opens it: the student's role owns it and every lab object in it, may use pg_background and
-/// has `lab_conninfo()`; the checker's may connect and create its schema.
+/// opens it: the student's role owns it and every lab object in it, may use pg_background
+/// (found through its `search_path`, which ends in the extensions' schema) and has
+/// `lab_conninfo()`; the checker's may connect, read every table and write the lab's records.
 fn set_up(server: &Server, admin: &mut postgres::Client, db: &str, tag: &str) -> Result<()> {
     let (student, checker) = (format!("student_{tag}"), format!("checker_{tag}"));
     let sp = role_password(server, &student);
     admin.batch_execute(&format!(
         "CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+         ALTER ROLE {student} SET search_path = \"$user\", public, {EXTENSION_SCHEMA};
          CREATE ROLE {checker} LOGIN PASSWORD '{cs}' NOSUPERUSER NOCREATEDB NOCREATEROLE
-             IN ROLE pg_read_all_data, pg_write_all_data, pg_read_all_stats;
+             IN ROLE {JUDGE_ROLE}, pg_read_all_data, pg_read_all_stats;
          ALTER DATABASE {db} OWNER TO {student};
          REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC;
          GRANT CONNECT, CREATE ON DATABASE {db} TO {checker};",
@@ -670,14 +684,19 @@ pub fn drop_spares(server: &Server) -> Result<()> {
     Ok(())
 }
 
-/// The extensions every run database has, created in the templates by the superuser (the
-/// student's role does not own them and cannot drop them).
-const EXTENSIONS: &str = "CREATE EXTENSION pg_background; CREATE EXTENSION dblink;";
+/// The extensions every run database has, created in the templates by the superuser in a
+/// schema of the superuser's (the student's role does not own them, cannot drop them and
+/// cannot add to their schema).
+const EXTENSIONS: &str = "CREATE SCHEMA extensions;
+    GRANT USAGE ON SCHEMA extensions TO PUBLIC;
+    CREATE EXTENSION pg_background SCHEMA extensions;
+    CREATE EXTENSION dblink SCHEMA extensions;";
 
-/// What a spare holds: 2 since spares carry their run's roles. A change renames every
+/// What a template and its spares hold: 3 since the extensions live in their own schema and
+/// the template keeps what the judge verifies the run database against. A change renames every
 /// template, so that the old ones and their spares, which a run could not use, are dropped as
 /// stale.
-const SPARE_FORMAT: u32 = 2;
+const SPARE_FORMAT: u32 = 3;
 
 /// The name of the template of `lab` and `dataset`: it changes whenever the setup, the
 /// parameters, the lab's version, the versions of the extensions or the spares' format change,
@@ -786,6 +805,9 @@ fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Resu
              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{TEMPLATE_OWNER}') THEN
                  CREATE ROLE {TEMPLATE_OWNER} NOLOGIN;
              END IF;
+             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{JUDGE_ROLE}') THEN
+                 CREATE ROLE {JUDGE_ROLE} NOLOGIN;
+             END IF;
          END $$;"
     ))?;
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))?;
@@ -830,6 +852,10 @@ fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Resu
             lab.number
         )
     })?;
+    // What the judge compares every run database with before it trusts it (`intact`).
+    build
+        .batch_execute(crate::intact::RECORD)
+        .context("cannot record the template's structure")?;
     // Frozen and analysed, so that every clone starts from the same, stable table sizes.
     build.batch_execute("VACUUM (FREEZE, ANALYZE)")?;
     drop(build);

@@ -3,6 +3,7 @@
 //! What each one does is specified above its check in the lab's lab.toml.
 
 use crate::checks::{CheckRun, Outcome};
+use crate::sandbox::EXTENSION_SCHEMA;
 use crate::server::Server;
 use crate::session::StepError;
 use anyhow::{Context, Result};
@@ -94,10 +95,12 @@ fn raised(
 }
 
 /// Reads the result of the student's worker `pid` (which must be 42) and, once the student's
-/// workers are gone, how many times the command tagged `tag` ran (which must be 1).
+/// workers are gone, how many times the command tagged `tag` ran (which must be 1) and in which
+/// backend (which must be `pid`). The result is read with the extension's function named by its
+/// schema: the answer may have set its session's `search_path` to a function of its own.
 fn result_and_runs(run: &mut CheckRun, pid: i32, tag: &str) -> Result<Result<(), Outcome>> {
     let read = run.student_sql(&format!(
-        "SELECT * FROM pg_background_result({pid}) AS (x integer)"
+        "SELECT * FROM {EXTENSION_SCHEMA}.pg_background_result({pid}) AS (x integer)"
     ));
     let values = match read {
         Ok(messages) => rows(&messages),
@@ -114,16 +117,27 @@ fn result_and_runs(run: &mut CheckRun, pid: i32, tag: &str) -> Result<Result<(),
         ))));
     }
     wait_student_workers(run)?;
-    let count = run
+    let counted = run
         .checker_sql(&format!(
-            "SELECT count(*) FROM public.lab3_runs WHERE tag = '{tag}'"
+            "SELECT count(*), count(*) FILTER (WHERE pid = {pid}) \
+             FROM lab_check.lab3_runs WHERE tag = '{tag}'"
         ))
         .map_err(|e| anyhow::anyhow!(e.describe()))?;
-    let count = scalar(&count).unwrap_or_default();
+    let counted = rows(&counted).pop().unwrap_or_default();
+    let (count, in_worker) = (
+        counted.first().cloned().unwrap_or_default(),
+        counted.get(1).cloned().unwrap_or_default(),
+    );
     if count != "1" {
         return Ok(Err(Outcome::fail(format!(
             "команда должна была выполниться один раз, а выполнилась {count} раз(а): лишний \
              запуск pg_background_launch — это лишний процесс"
+        ))));
+    }
+    if in_worker != "1" {
+        return Ok(Err(Outcome::fail(format!(
+            "команда выполнилась не в фоновом процессе {pid}, чей pid вернула функция: его \
+             результат 42 получен от другой команды"
         ))));
     }
     Ok(Ok(()))
@@ -133,8 +147,8 @@ fn result_and_runs(run: &mut CheckRun, pid: i32, tag: &str) -> Result<Result<(),
 fn lab3_free_slots(run: &mut CheckRun) -> Result<Outcome> {
     run.student.take_notices();
     let call = run.student_sql(
-        "SELECT pg_background_launch_retry($$INSERT INTO lab3_runs(tag) VALUES ('free_slots') \
-         RETURNING 42$$)",
+        "SELECT public.pg_background_launch_retry($$INSERT INTO lab_check.lab3_runs(tag) \
+         VALUES ('free_slots') RETURNING 42$$)",
     );
     let notices = run.student.take_notices();
     let pid = match call {
@@ -162,7 +176,7 @@ fn lab3_free_slots(run: &mut CheckRun) -> Result<Outcome> {
 fn lab3_invalid_queue(run: &mut CheckRun) -> Result<Outcome> {
     run.student.take_notices();
     let start = Instant::now();
-    let result = run.student_sql("SELECT pg_background_launch_retry('SELECT 42', 10)");
+    let result = run.student_sql("SELECT public.pg_background_launch_retry('SELECT 42', 10)");
     let took = start.elapsed().as_millis();
     let notices = run.student.take_notices().len();
     let left = wait_student_workers(run)?;
@@ -197,7 +211,7 @@ fn lab3_slot_freed(run: &mut CheckRun) -> Result<Outcome> {
     let (call, returned, freed) = std::thread::scope(|scope| -> Result<_> {
         let call = scope.spawn(|| {
             let result = student.run(
-                "SELECT pg_background_launch_retry($$INSERT INTO lab3_runs(tag) \
+                "SELECT public.pg_background_launch_retry($$INSERT INTO lab_check.lab3_runs(tag) \
                  SELECT 'slot_freed' FROM pg_sleep(0.2) RETURNING 42$$)",
                 deadline,
             );
@@ -254,8 +268,9 @@ fn lab3_slot_freed(run: &mut CheckRun) -> Result<Outcome> {
 fn lab3_exhausted(run: &mut CheckRun) -> Result<Outcome> {
     let holders = SlotHolders::fill(run.server)?;
     let start = Instant::now();
-    let result = run
-        .student_sql("SELECT pg_background_launch_retry('SELECT 42', 65536, 3, '50 milliseconds')");
+    let result = run.student_sql(
+        "SELECT public.pg_background_launch_retry('SELECT 42', 65536, 3, '50 milliseconds')",
+    );
     let took = start.elapsed();
     let left = wait_student_workers(run)?;
     if left == 0 {
@@ -314,7 +329,7 @@ fn lab2_work_done(run: &mut CheckRun) -> Result<Outcome> {
         let mut fresh = run.sandbox.student_session()?;
         let start = Instant::now();
         let call = fresh.run(
-            &format!("SELECT * FROM compare_tools({LAB2_CALLS})"),
+            &format!("SELECT * FROM public.compare_tools({LAB2_CALLS})"),
             run.deadline,
         );
         run.student_time += start.elapsed();
@@ -330,12 +345,14 @@ fn lab2_work_done(run: &mut CheckRun) -> Result<Outcome> {
         let opened = sessions(&mut admin, &db)? - before - 1;
         let counted = run
             .checker_sql(
-                "SELECT pg_stat_clear_snapshot();
-                 SELECT coalesce(sum(calls) FILTER (WHERE funcid =
-                            'pg_background_launch(text,integer)'::regprocedure), 0),
-                        coalesce(sum(calls) FILTER (WHERE funcid =
-                            'pg_background_result(integer)'::regprocedure), 0)
-                 FROM pg_stat_user_functions",
+                &format!(
+                    "SELECT pg_stat_clear_snapshot();
+                     SELECT coalesce(sum(calls) FILTER (WHERE funcid =
+                                '{EXTENSION_SCHEMA}.pg_background_launch(text,integer)'::regprocedure), 0),
+                            coalesce(sum(calls) FILTER (WHERE funcid =
+                                '{EXTENSION_SCHEMA}.pg_background_result(integer)'::regprocedure), 0)
+                     FROM pg_stat_user_functions"
+                ),
             )
             .map_err(|e| anyhow::anyhow!(e.describe()))?;
         let counted = rows(&counted).pop().unwrap_or_default();
@@ -398,7 +415,7 @@ fn wait_no_backends(
 fn lab2_wall_time(run: &mut CheckRun) -> Result<Outcome> {
     let start = Instant::now();
     let result = run.student_sql(&format!(
-        "SELECT tool, total_ms FROM compare_tools({LAB2_CALLS})"
+        "SELECT tool, total_ms FROM public.compare_tools({LAB2_CALLS})"
     ));
     let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
     let messages = match result {
