@@ -1,8 +1,7 @@
-//! `labs grade` against real lab servers: the same grades twice, a killed grader that resumes
-//! without losing or regrading anything, junk that gets its own messages, and a report page
-//! that a browser shows with its charts. The point being the mechanics, the tests grade lab 3
-//! alone (lab 1 costs seconds a run; lab 2 has a check that times connections against one
-//! another, whose verdict on some wrong answers depends on the machine's load).
+//! `labs grade` against real lab servers: the same grades twice, also with every CPU busy, a
+//! killed grader that resumes without losing or regrading anything, junk that gets its own
+//! messages, and a report page that a browser shows with its charts. The point being the
+//! mechanics, most tests grade lab 3 alone (lab 1 costs seconds a run).
 
 mod common;
 
@@ -435,4 +434,60 @@ fn junk_gets_clear_messages_and_the_report_shows_its_charts() {
         dom.contains("Ответы, которые не удалось проверить"),
         "{dom}"
     );
+}
+
+/// Busy loops on every CPU until dropped: the machine under load.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start() -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..cpus)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x: u64 = 1;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        for _ in 0..100_000 {
+                            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        }
+                        std::hint::black_box(x);
+                    }
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The verdicts do not depend on the machine's load: one class graded twice with as many lanes
+/// as CPUs and one more, every CPU kept busy meanwhile, gets the same grades both times, lab 2
+/// (whose checks once compared timings) among them.
+#[test]
+fn grading_under_load_gives_identical_grades() {
+    let (home, work, subs, _) = with_students(10);
+    let lanes = (std::thread::available_parallelism().map_or(2, |n| n.get()) + 1).to_string();
+    let args = ["--labs", "2,3", "--jobs", lanes.as_str()];
+    let load = Load::start();
+    let first = grade(&home, &subs, &work.join("a"), &args);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let second = grade(&home, &subs, &work.join("b"), &args);
+    assert_eq!(second.code, 0, "{}", second.all());
+    drop(load);
+    let grades = read(work.join("a/grades.csv"));
+    assert_eq!(grades.lines().count(), 11, "{grades}");
+    assert_eq!(grades, read(work.join("b/grades.csv")));
 }

@@ -1,5 +1,5 @@
 -- wrong: typical figures returned without running anything
--- fails: work_done, wall_time
+-- fails: work_done, persistent_faster, wall_time
 CREATE FUNCTION compare_tools(n integer DEFAULT 100)
 RETURNS TABLE(tool text, calls integer, total_ms double precision, avg_ms double precision)
 LANGUAGE sql

@@ -1,5 +1,5 @@
 -- wrong: each way is run once and its time multiplied by n
--- fails: work_done, wall_time
+-- fails: work_done, persistent_faster, wall_time
 -- (Its one persistent query is timed over a connection opened beforehand, so it is stably cheaper
 -- than a new connection: persistent_faster passes, and only the scaling is judged.)
 CREATE FUNCTION compare_tools(n integer DEFAULT 100)
