@@ -3,18 +3,6 @@
 -- it, in Russian; no row when the database is as the template made it, bar the answer's own
 -- tables, indexes, functions and procedures (src/intact.rs).
 WITH given AS (SELECT * FROM labs_judge.given),
-     known AS (SELECT * FROM labs_judge.known),
-     new_in AS (
-         SELECT o.catalog, o.objid
-         FROM (SELECT 'pg_trigger'::regclass AS catalog, oid AS objid FROM pg_trigger
-               UNION ALL SELECT 'pg_rewrite'::regclass, oid FROM pg_rewrite
-               UNION ALL SELECT 'pg_policy'::regclass, oid FROM pg_policy
-               UNION ALL SELECT 'pg_cast'::regclass, oid FROM pg_cast
-               UNION ALL SELECT 'pg_proc'::regclass, oid FROM pg_proc
-               UNION ALL SELECT 'pg_operator'::regclass, oid FROM pg_operator) AS o
-         WHERE NOT EXISTS (SELECT FROM known AS k
-                           WHERE k.catalog = o.catalog AND k.objid = o.objid)
-     ),
      found AS (
          -- Each given table is still the same relation, with its name, schema, kind, storage
          -- and columns, and row-level security off.
@@ -52,36 +40,48 @@ WITH given AS (SELECT * FROM labs_judge.given),
          UNION ALL
          SELECT 3, g.relname, format('на таблице %s создано правило %s', g.relname, w.rulename)
          FROM pg_rewrite AS w JOIN given AS g ON g.relid = w.ev_class
-         JOIN new_in AS n ON n.catalog = 'pg_rewrite'::regclass AND n.objid = w.oid
+         WHERE NOT EXISTS (SELECT FROM labs_judge.known AS k
+                           WHERE k.catalog = 'pg_rewrite'::regclass AND k.objid = w.oid)
          UNION ALL
          SELECT 4, g.relname, format('на таблице %s создан триггер %s', g.relname, t.tgname)
          FROM pg_trigger AS t JOIN given AS g ON g.relid = t.tgrelid
-         JOIN new_in AS n ON n.catalog = 'pg_trigger'::regclass AND n.objid = t.oid
          WHERE NOT t.tgisinternal
+           AND NOT EXISTS (SELECT FROM labs_judge.known AS k
+                           WHERE k.catalog = 'pg_trigger'::regclass AND k.objid = t.oid)
          UNION ALL
          SELECT 5, g.relname, format('на таблице %s создана политика защиты строк %s', g.relname, p.polname)
          FROM pg_policy AS p JOIN given AS g ON g.relid = p.polrelid
-         JOIN new_in AS n ON n.catalog = 'pg_policy'::regclass AND n.objid = p.oid
+         WHERE NOT EXISTS (SELECT FROM labs_judge.known AS k
+                           WHERE k.catalog = 'pg_policy'::regclass AND k.objid = p.oid)
          UNION ALL
          -- A function or operator of the answer's with the name of a built-in one or of one of
-         -- the extensions' stands in for it wherever its argument types fit better.
+         -- the extensions' stands in for it wherever its argument types fit better. (No role
+         -- but the superuser can add one to pg_catalog, which is skipped.)
          SELECT 6, p.proname::text,
                 format('функция %s носит имя встроенной функции или функции расширения',
                        p.oid::regprocedure)
-         FROM pg_proc AS p JOIN new_in AS n ON n.catalog = 'pg_proc'::regclass AND n.objid = p.oid
-         WHERE EXISTS (SELECT FROM pg_proc AS b
+         FROM pg_proc AS p
+         WHERE p.pronamespace <> 'pg_catalog'::regnamespace
+           AND NOT EXISTS (SELECT FROM labs_judge.known AS k
+                           WHERE k.catalog = 'pg_proc'::regclass AND k.objid = p.oid)
+           AND EXISTS (SELECT FROM pg_proc AS b
                        WHERE b.proname = p.proname
                          AND b.pronamespace IN ('pg_catalog'::regnamespace, 'extensions'::regnamespace))
          UNION ALL
          SELECT 7, o.oprname::text,
                 format('оператор %s носит имя встроенного оператора', o.oid::regoperator)
-         FROM pg_operator AS o JOIN new_in AS n ON n.catalog = 'pg_operator'::regclass AND n.objid = o.oid
-         WHERE EXISTS (SELECT FROM pg_operator AS b
+         FROM pg_operator AS o
+         WHERE o.oprnamespace <> 'pg_catalog'::regnamespace
+           AND NOT EXISTS (SELECT FROM labs_judge.known AS k
+                           WHERE k.catalog = 'pg_operator'::regclass AND k.objid = o.oid)
+           AND EXISTS (SELECT FROM pg_operator AS b
                        WHERE b.oprname = o.oprname AND b.oprnamespace = 'pg_catalog'::regnamespace)
          UNION ALL
          SELECT 8, c.castsource::regtype::text,
                 format('создано приведение типа %s к %s', c.castsource::regtype, c.casttarget::regtype)
-         FROM pg_cast AS c JOIN new_in AS n ON n.catalog = 'pg_cast'::regclass AND n.objid = c.oid
+         FROM pg_cast AS c
+         WHERE NOT EXISTS (SELECT FROM labs_judge.known AS k
+                           WHERE k.catalog = 'pg_cast'::regclass AND k.objid = c.oid)
          UNION ALL
          -- Settings of the database are every new session's, the judge's too.
          SELECT 9, '', format('изменены настройки базы данных: %s', array_to_string(s.setconfig, ', '))
