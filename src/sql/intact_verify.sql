@@ -38,8 +38,14 @@ WITH given AS (SELECT * FROM labs_judge.given),
                        CASE WHEN i.inhparent = g.relid THEN i.inhrelid ELSE i.inhparent END::regclass)
          FROM pg_inherits AS i JOIN given AS g ON g.relid IN (i.inhparent, i.inhrelid)
          UNION ALL
-         SELECT 3, g.relname, format('на таблице %s создано правило %s', g.relname, w.rulename)
-         FROM pg_rewrite AS w JOIN given AS g ON g.relid = w.ev_class
+         -- A rule or a view anywhere, the answer's own tables' too: a query that reads through
+         -- one runs the functions in it as the reader, the judge. (The answer may add tables,
+         -- indexes, functions and procedures, not views.)
+         SELECT 3, w.ev_class::regclass::text,
+                CASE WHEN w.rulename = '_RETURN'
+                     THEN format('создано представление %s', w.ev_class::regclass)
+                     ELSE format('на %s создано правило %s', w.ev_class::regclass, w.rulename) END
+         FROM pg_rewrite AS w
          WHERE NOT EXISTS (SELECT FROM labs_judge.known AS k
                            WHERE k.catalog = 'pg_rewrite'::regclass AND k.objid = w.oid)
          UNION ALL
@@ -49,10 +55,18 @@ WITH given AS (SELECT * FROM labs_judge.given),
            AND NOT EXISTS (SELECT FROM labs_judge.known AS k
                            WHERE k.catalog = 'pg_trigger'::regclass AND k.objid = t.oid)
          UNION ALL
-         SELECT 5, g.relname, format('на таблице %s создана политика защиты строк %s', g.relname, p.polname)
-         FROM pg_policy AS p JOIN given AS g ON g.relid = p.polrelid
+         -- Row-level security anywhere: what the judge reads is every row or nothing.
+         SELECT 5, p.polrelid::regclass::text,
+                format('на %s создана политика защиты строк %s', p.polrelid::regclass, p.polname)
+         FROM pg_policy AS p
          WHERE NOT EXISTS (SELECT FROM labs_judge.known AS k
                            WHERE k.catalog = 'pg_policy'::regclass AND k.objid = p.oid)
+         UNION ALL
+         SELECT 5, r.relname,
+                format('на таблице %I.%I включена защита на уровне строк (row level security)',
+                       r.nspname, r.relname)
+         FROM labs_judge.relations AS r
+         WHERE r.rowsecurity AND NOT EXISTS (SELECT FROM given AS g WHERE g.relid = r.relid)
          UNION ALL
          -- A function or operator of the answer's with the name of a built-in one or of one of
          -- the extensions' stands in for it wherever its argument types fit better. (No role
