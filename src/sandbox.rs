@@ -814,6 +814,11 @@ fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Resu
     // Owned by the superuser: REASSIGN OWNED in a clone also moves shared objects, and the
     // template database itself must never pass to a student.
     admin.batch_execute(&format!("CREATE DATABASE {building}"))?;
+    // No run's role may connect while it is built: what it left there (a large object, say)
+    // would be in every clone.
+    admin.batch_execute(&format!(
+        "REVOKE CONNECT, TEMPORARY ON DATABASE {building} FROM PUBLIC"
+    ))?;
     let mut settings = String::new();
     for (key, value) in &dataset.params {
         let value = match value {
@@ -859,10 +864,9 @@ fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Resu
     // Frozen and analysed, so that every clone starts from the same, stable table sizes.
     build.batch_execute("VACUUM (FREEZE, ANALYZE)")?;
     drop(build);
-    // No one but the superuser connects to a template: its data is every run's starting point.
+    // Every run's starting point, which no one but the superuser connects to.
     admin.batch_execute(&format!(
-        "REVOKE CONNECT, TEMPORARY ON DATABASE {building} FROM PUBLIC;
-         ALTER DATABASE {building} RENAME TO {name};
+        "ALTER DATABASE {building} RENAME TO {name};
          ALTER DATABASE {name} WITH IS_TEMPLATE true;"
     ))?;
     drop_stale_templates(&mut admin, lab, dataset, &name);
