@@ -857,12 +857,12 @@ fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Resu
             lab.number
         )
     })?;
+    // Frozen and analysed, so that every clone starts from the same, stable table sizes.
+    build.batch_execute("VACUUM (FREEZE, ANALYZE)")?;
     // What the judge compares every run database with before it trusts it (`intact`).
     build
         .batch_execute(crate::intact::RECORD)
         .context("cannot record the template's structure")?;
-    // Frozen and analysed, so that every clone starts from the same, stable table sizes.
-    build.batch_execute("VACUUM (FREEZE, ANALYZE)")?;
     drop(build);
     // Every run's starting point, which no one but the superuser connects to.
     admin.batch_execute(&format!(

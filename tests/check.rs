@@ -161,6 +161,30 @@ $$;";
     assert!(verdict["score"].as_u64().unwrap() <= 2, "{}", run.stdout);
 }
 
+/// An answer that puts its own objects in place of built-in ones is told what it changed, keeps
+/// only the points of the checks that read the catalog alone, and leaves the next run as it was.
+#[test]
+fn a_changed_database_is_named_and_judged_no_further() {
+    let home = LabHome::new();
+    let mut answer = std::fs::read_to_string(lab_file("03_retry/solution.sql")).unwrap();
+    answer.push_str(
+        "CREATE FUNCTION pg_background_result(integer) RETURNS SETOF record LANGUAGE sql
+             AS 'SELECT ROW(42)';
+         CREATE TABLE mine (x integer);
+         CREATE VIEW mine_view AS SELECT x FROM mine;",
+    );
+    let (run, verdict) = check(&home, "3", "shadow.sql", answer.as_bytes());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(verdict["score"].as_u64(), Some(1), "{}", run.stdout);
+    let said = details(&verdict);
+    assert!(
+        said.contains("функция public.pg_background_result(integer) носит имя встроенной функции"),
+        "{said}"
+    );
+    assert!(said.contains("создано представление mine_view"), "{said}");
+    solution_passes(&home, "3", "03_retry/solution.sql");
+}
+
 #[test]
 fn a_student_cannot_reach_templates_or_other_runs() {
     let home = LabHome::new();

@@ -1,5 +1,5 @@
--- Run as the superuser in every template, after the lab's setup, its `prepare` and the
--- extensions: what the judge compares each run database with before it trusts what it reads
+-- Run as the superuser in every template, after the lab's setup, its `prepare`, the
+-- extensions and the VACUUM that freezes it: what the judge compares each run database with before it trusts what it reads
 -- there (src/intact.rs). Kept in a schema no role that runs student code can write; the oids of
 -- a template's objects are the same in every clone.
 CREATE SCHEMA labs_judge;
@@ -20,10 +20,12 @@ SELECT c.oid AS relid, n.nspname::text AS nspname, c.relname::text AS relname, c
 FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%';
 
--- The lab's given relations: those of the schema public.
+-- The lab's given relations: those of the schema public, with their size as every clone starts
+-- with it (recorded after the template's VACUUM), which growth is measured from: an answer
+-- cannot move the starting point by rewriting a table before the first check.
 CREATE TABLE labs_judge.given AS
-SELECT * FROM labs_judge.relations
-WHERE nspname = 'public' AND relkind IN ('r', 'p', 'v', 'm', 'f');
+SELECT r.*, pg_table_size(r.relid) AS bytes FROM labs_judge.relations AS r
+WHERE r.nspname = 'public' AND r.relkind IN ('r', 'p', 'v', 'm', 'f');
 
 -- The objects the template has of each kind the student could add to shape what the judge
 -- reads: triggers, rules, policies, casts, inheritance links, functions and operators.

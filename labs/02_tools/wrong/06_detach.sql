@@ -1,5 +1,5 @@
 -- wrong: pg_background workers are launched and detached, their results never read
--- fails: persistent_faster, work_done
+-- fails: persistent_faster, wall_time, work_done
 CREATE FUNCTION compare_tools(n integer DEFAULT 100)
 RETURNS TABLE(tool text, calls integer, total_ms double precision, avg_ms double precision)
 LANGUAGE plpgsql
