@@ -252,7 +252,9 @@ fn run_dataset(
 
 /// The server's background worker slots, as runs share them: every run holds this advisory
 /// lock shared, a run whose checks hold every slot holds it exclusively. Held by a superuser
-/// session for the length of the run, and released when the run ends.
+/// session in the runner's own database for the length of the run, and released when the run
+/// ends: no role that runs student code may connect there, so no answer can take the lock and
+/// hang the next run.
 pub struct SlotLock {
     held_by: Option<Admin>,
 }
@@ -262,7 +264,7 @@ const SLOT_LOCK_KEY: i64 = 0x7067_6267_736c_6f74;
 
 impl SlotLock {
     pub fn take(server: &Server, exclusive: bool) -> Result<SlotLock> {
-        let mut client = server.admin()?;
+        let mut client = server.runner()?;
         let (try_lock, lock) = if exclusive {
             ("pg_try_advisory_lock", "pg_advisory_lock")
         } else {

@@ -62,7 +62,40 @@ impl Sandbox {
         if let Some(warm) = take_warm(server, lab, dataset)? {
             return Ok(warm);
         }
-        Sandbox::create(server, lab, dataset)?.with_sessions()
+        let sandbox = Sandbox::create(server, lab, dataset)?;
+        if server.backend == crate::server::Backend::Url {
+            sandbox.warn_open_databases()?;
+        }
+        sandbox.with_sessions()
+    }
+
+    /// Says once a command, on a url server (whose databases are its owner's, not closed by the
+    /// runner), which databases other than its own the run's student could connect to: there
+    /// an answer could make objects that outlive the run until the run's end drops them, and
+    /// sessions the run must end (README, the url backend).
+    fn warn_open_databases(&self) -> Result<()> {
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if WARNED.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let open: Option<String> = self
+            .admin()
+            .query_one(
+                "SELECT string_agg(datname, ', ' ORDER BY datname) FROM pg_database
+                 WHERE datname <> $2 AND datallowconn
+                   AND has_database_privilege($1, datname, 'CONNECT')",
+                &[&self.student, &self.db],
+            )?
+            .get(0);
+        if let Some(open) = open {
+            if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!(
+                    "labs: warning: on this url server a run's student role may connect to {open}: \
+                     revoke CONNECT on them from PUBLIC (see the url backend in README.md)"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The sandbox with a new session of its checker's and one of its student's.
@@ -255,14 +288,12 @@ impl Sandbox {
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
             .with_context(|| format!("cannot drop the run database `{}`", self.db))?;
-        admin
-            .batch_execute(&format!(
-                "DROP ROLE IF EXISTS {student};
-                 DROP ROLE IF EXISTS {checker};",
-                student = self.student,
-                checker = self.checker
-            ))
-            .with_context(|| format!("cannot drop the run `{}`", self.db))
+        drop_roles(
+            &self.server,
+            &mut admin,
+            &[self.student.clone(), self.checker.clone()],
+        )
+        .with_context(|| format!("cannot drop the run `{}`", self.db))
     }
 }
 
@@ -327,17 +358,21 @@ fn terminate_backends(
 }
 
 /// Ends every session and worker on `server` and drops every run database and role: what a
-/// killed `labs grade` left in a lane's server. Only for a server no one else uses.
+/// killed `labs grade` left in a lane's server. Only for a server no one else uses. It tries
+/// everything, whatever fails: what is left is said in one warning, and only a server that does
+/// not answer is an error.
 pub fn sweep(server: &Server) -> Result<()> {
     let mut admin = server.admin()?;
-    terminate_backends(
+    let mut left = Vec::new();
+    if let Err(err) = terminate_backends(
         &mut admin,
         // pg_background's workers report their own type: the slot holders of a killed run
         // would otherwise hold their slots for minutes.
         "backend_type IN ('client backend', 'background worker', 'pg_background')",
         &[],
-    )
-    .context("the sessions an earlier run left did not end")?;
+    ) {
+        left.push(format!("sessions of an earlier run ({err:#})"));
+    }
     let mut names = |sql: &str| -> Result<Vec<String>> {
         Ok(admin.query(sql, &[])?.iter().map(|r| r.get(0)).collect())
     };
@@ -345,22 +380,129 @@ pub fn sweep(server: &Server) -> Result<()> {
     let roles = names(
         "SELECT rolname FROM pg_roles WHERE rolname LIKE 'student\\_%' OR rolname LIKE 'checker\\_%'",
     )?;
+    let mut removed = 0;
     for db in &databases {
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
+        match admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")) {
+            Ok(()) => removed += 1,
+            Err(err) => left.push(format!("database `{db}` ({err})")),
+        }
     }
     // Spares too: their roles go with every other run's.
-    drop_spares(server)?;
-    for role in &roles {
-        admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))?;
+    if let Err(err) = drop_spares(server) {
+        left.push(format!("{err:#}"));
     }
-    if !databases.is_empty() {
+    for role in roles {
+        if let Err(err) = drop_roles(server, &mut admin, std::slice::from_ref(&role)) {
+            left.push(format!("role `{role}` ({err:#})"));
+        }
+    }
+    if removed > 0 {
         eprintln!(
-            "labs: server on port {}: removed {} run databases an interrupted run left",
+            "labs: server on port {}: removed {removed} run databases an interrupted run left",
             server.port,
-            databases.len()
+        );
+    }
+    if !left.is_empty() {
+        eprintln!(
+            "labs: warning: server on port {}: an earlier run left what could not be dropped: {}",
+            server.port,
+            left.join("; ")
         );
     }
     Ok(())
+}
+
+/// Drops the run roles `roles` and everything of theirs on the server. First no new session
+/// or worker of theirs may start (NOLOGIN: a background worker logs in as its role too), and
+/// every one still running is ended, on any database (dblink connections, pg_background
+/// workers); then, in every database where `pg_shdepend` says they own something or hold a
+/// privilege (large objects included; dbid 0, shared objects, is handled from `postgres`),
+/// `DROP OWNED BY` drops and revokes it; then the roles go. A database that cannot be cleaned
+/// leaves the roles pinned: the error names it.
+fn drop_roles(server: &Server, admin: &mut postgres::Client, roles: &[String]) -> Result<()> {
+    let roles: Vec<String> = admin
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY($1)",
+            &[&roles],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if roles.is_empty() {
+        return Ok(());
+    }
+    let list = roles.join(", ");
+    admin.batch_execute(
+        &roles
+            .iter()
+            .map(|role| format!("ALTER ROLE {role} NOLOGIN;"))
+            .collect::<String>(),
+    )?;
+    terminate_backends(admin, "usename = ANY($1)", &[&roles])
+        .with_context(|| format!("the sessions of `{list}` did not end"))?;
+    let databases: Vec<String> = admin
+        .query(
+            "SELECT DISTINCT coalesce(db.datname, 'postgres') FROM pg_shdepend AS d
+                 LEFT JOIN pg_database AS db ON db.oid = d.dbid
+             WHERE d.refclassid = 'pg_authid'::regclass
+               AND d.refobjid IN (SELECT oid FROM pg_roles WHERE rolname = ANY($1))
+               AND (d.dbid = 0 OR db.oid IS NOT NULL)",
+            &[&roles],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut failed = Vec::new();
+    for db in databases {
+        let dropped = if db == "postgres" {
+            admin
+                .batch_execute(&format!("DROP OWNED BY {list}"))
+                .map_err(anyhow::Error::from)
+        } else {
+            server
+                .connect(&db)
+                .and_then(|mut c| Ok(c.batch_execute(&format!("DROP OWNED BY {list}"))?))
+        };
+        if let Err(err) = dropped {
+            failed.push(format!("in `{db}`: {err:#}"));
+        }
+    }
+    let dropped = admin.batch_execute(
+        &roles
+            .iter()
+            .map(|role| format!("DROP ROLE IF EXISTS {role};"))
+            .collect::<String>(),
+    );
+    match (dropped, failed.is_empty()) {
+        (Ok(()), _) => Ok(()),
+        (Err(err), true) => Err(err).with_context(|| format!("cannot drop the roles `{list}`")),
+        (Err(err), false) => Err(err).with_context(|| {
+            format!(
+                "cannot drop the roles `{list}`: what they own could not be dropped {}",
+                failed.join("; ")
+            )
+        }),
+    }
+}
+
+/// The settings of a run's roles, made right after them: a run's sessions and workers may
+/// write at most 1 GB of temporary files each (lab 1's tables, all its data, take tens of
+/// megabytes; a correct answer's 100k-row UPDATEs and sorts spill none), and a session left
+/// idle in a transaction for 2 minutes (longer than any check's time limit) or idle for 30
+/// minutes (longer than a warm spare waits for its run) is ended by the server itself, so that
+/// none outlives its run even when the runner is killed. `temp_file_limit` is a superuser's
+/// setting: the student cannot lift it.
+pub fn run_role_settings(roles: &[&str]) -> String {
+    roles
+        .iter()
+        .map(|role| {
+            format!(
+                "ALTER ROLE {role} SET temp_file_limit = '1GB';
+                 ALTER ROLE {role} SET idle_in_transaction_session_timeout = '2min';
+                 ALTER ROLE {role} SET idle_session_timeout = '30min';\n"
+            )
+        })
+        .collect()
 }
 
 /// Clones `template` into a new database `name`, with `options` of CREATE DATABASE. A file copy
@@ -481,6 +623,7 @@ fn set_up(server: &Server, admin: &mut postgres::Client, db: &str, tag: &str) ->
          GRANT CONNECT, CREATE ON DATABASE {db} TO {checker};",
         cs = scram_secret(&role_password(server, &checker)),
     ))?;
+    admin.batch_execute(&run_role_settings(&[&student, &checker]))?;
     admin.batch_execute(&format!("ALTER DATABASE {db} WITH ALLOW_CONNECTIONS true"))?;
     let mut run = server.connect(db)?;
     let (host, port) = server.address_inside();
@@ -652,17 +795,18 @@ pub fn make_spares(server: &Server, lab: &Lab, spares: Spares) -> Result<()> {
 
 /// Drops a spare (or one being made) and its run's roles, named after the tag that ends its
 /// name.
-fn drop_spare(admin: &mut postgres::Client, name: &str) -> Result<()> {
+fn drop_spare(server: &Server, admin: &mut postgres::Client, name: &str) -> Result<()> {
     let tag = name.rsplit('_').next().unwrap_or_default();
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-    admin.batch_execute(&format!(
-        "DROP ROLE IF EXISTS student_{tag}; DROP ROLE IF EXISTS checker_{tag};"
-    ))?;
-    Ok(())
+    drop_roles(
+        server,
+        admin,
+        &[format!("student_{tag}"), format!("checker_{tag}")],
+    )
 }
 
 /// Drops every spare on a server that has just started: a spare's `lab_conninfo()` names the
-/// port of the start it was made in.
+/// port of the start it was made in. Every spare is tried; the error names those left.
 pub fn drop_spares(server: &Server) -> Result<()> {
     if server.backend == crate::server::Backend::Url {
         return Ok(());
@@ -677,9 +821,14 @@ pub fn drop_spares(server: &Server) -> Result<()> {
         .iter()
         .map(|row| row.get(0))
         .collect();
+    let mut failed = Vec::new();
     for spare in spares {
-        drop_spare(&mut admin, &spare)
-            .with_context(|| format!("cannot drop the spare database `{spare}`"))?;
+        if let Err(err) = drop_spare(server, &mut admin, &spare) {
+            failed.push(format!("`{spare}` ({err:#})"));
+        }
+    }
+    if !failed.is_empty() {
+        bail!("cannot drop the spare databases {}", failed.join("; "));
     }
     Ok(())
 }
@@ -791,7 +940,7 @@ fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Resu
         return Ok(name);
     }
     // One builder at a time on this server; the others wait and then find it built.
-    admin.execute("SELECT pg_advisory_lock(hashtext('labs_template'))", &[])?;
+    let _building = TemplateLock::take(server)?;
     if exists(&mut admin)? {
         return Ok(name);
     }
@@ -869,15 +1018,45 @@ fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Resu
         "ALTER DATABASE {building} RENAME TO {name};
          ALTER DATABASE {name} WITH IS_TEMPLATE true;"
     ))?;
-    drop_stale_templates(&mut admin, lab, dataset, &name);
-    admin.execute("SELECT pg_advisory_unlock(hashtext('labs_template'))", &[])?;
+    drop_stale_templates(server, &mut admin, lab, dataset, &name);
     Ok(name)
+}
+
+/// The template builder's advisory lock, held in the runner's own database (no student's
+/// session can take it there) until dropped, also when the build fails: a session that cannot
+/// say it let go is closed, which lets go too.
+struct TemplateLock(Option<Admin>);
+
+impl TemplateLock {
+    fn take(server: &Server) -> Result<TemplateLock> {
+        let mut session = server.runner()?;
+        session.execute("SELECT pg_advisory_lock(hashtext('labs_template'))", &[])?;
+        Ok(TemplateLock(Some(session)))
+    }
+}
+
+impl Drop for TemplateLock {
+    fn drop(&mut self) {
+        if let Some(mut session) = self.0.take() {
+            let unlocked =
+                session.execute("SELECT pg_advisory_unlock(hashtext('labs_template'))", &[]);
+            if unlocked.is_err() {
+                session.discard();
+            }
+        }
+    }
 }
 
 /// Drops the templates of the same lab and dataset that an earlier version of the lab built,
 /// and their spares: no run clones or takes them any more, and lab 1's take tens of megabytes
 /// each. Best effort: a template that is being cloned right now stays until the next build.
-fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Dataset, name: &str) {
+fn drop_stale_templates(
+    server: &Server,
+    admin: &mut postgres::Client,
+    lab: &Lab,
+    dataset: &Dataset,
+    name: &str,
+) {
     let stale_spares = admin
         .query(
             "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname NOT LIKE $2",
@@ -889,7 +1068,7 @@ fn drop_stale_templates(admin: &mut postgres::Client, lab: &Lab, dataset: &Datas
         .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
         .unwrap_or_else(|_| Vec::new());
     for old in stale_spares {
-        let _ = drop_spare(admin, &old);
+        let _ = drop_spare(server, admin, &old);
     }
     let pattern = like_prefix(&template_prefix(lab, dataset));
     let stale = admin

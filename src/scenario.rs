@@ -4,7 +4,7 @@
 
 use crate::checks::{CheckRun, Outcome};
 use crate::sandbox::EXTENSION_SCHEMA;
-use crate::server::Server;
+use crate::server::{Server, RUNNER_DB};
 use crate::session::StepError;
 use anyhow::{Context, Result};
 use postgres::SimpleQueryMessage;
@@ -19,10 +19,6 @@ pub const NAMES: &[&str] = &[
     "lab3_exhausted",
     "lab3_invalid_queue",
 ];
-
-/// The database of the runner's own sessions (the slot holders): not the student's, whose
-/// schema the student owns and could plant functions in that a superuser would then call.
-const RUNNER_DB: &str = "labs_runner";
 
 /// How many calls lab 2's scenarios ask `compare_tools` for.
 const LAB2_CALLS: i64 = 12;
@@ -462,23 +458,12 @@ struct SlotHolders {
 impl SlotHolders {
     /// Launches sleeping workers until the server refuses one for want of a slot.
     fn fill(server: &Server) -> Result<SlotHolders> {
-        // The runner's database exists after the first fill on a server: connect to it at once.
-        let mut client = match server.connect(RUNNER_DB) {
-            Ok(client) => client,
-            Err(_) => {
-                let mut admin = server.admin()?;
-                if admin
-                    .query_opt(
-                        "SELECT 1 FROM pg_database WHERE datname = $1",
-                        &[&RUNNER_DB],
-                    )?
-                    .is_none()
-                {
-                    admin.batch_execute(&format!("CREATE DATABASE {RUNNER_DB}"))?;
-                }
-                server.connect(RUNNER_DB)?
-            }
-        };
+        // The runner's database, where no student connects, is made when the server starts;
+        // a server no command of this version started yet may lack it.
+        let mut client = server.connect(RUNNER_DB).or_else(|_| {
+            crate::server::ensure_runner_db(server)?;
+            server.connect(RUNNER_DB)
+        })?;
         client.batch_execute(
             "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_background",
         )?;

@@ -1,5 +1,13 @@
-//! A database session whose every statement has a deadline: `statement_timeout` for the polite
-//! case, then a cancel request, then `pg_terminate_backend` for SQL that ignores both.
+//! A database session whose every statement has a deadline (`statement_timeout` for the polite
+//! case, then a cancel request, then `pg_terminate_backend` for SQL that ignores both) and whose
+//! every step is bounded in bytes: it reaches the server through a relay (`relay`) that stops
+//! any message, step or query's rows past their limits, and it keeps only so much of the
+//! notices it gets.
+
+mod relay;
+
+pub use relay::Excess;
+use relay::{Relay, MAX_MESSAGE, MAX_STEP_BYTES};
 
 use crate::server::Server;
 use anyhow::{Context, Result};
@@ -12,6 +20,16 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// The notices kept per session; an answer that raises more in a loop costs no more memory.
 const MAX_NOTICES: usize = 1000;
+
+/// The characters kept of each notice's message.
+const NOTICE_CHARS: usize = 1000;
+
+/// The bytes of notice text kept per session; past them, a notice keeps only its severity, so
+/// that a check counting notices still counts them all (up to `MAX_NOTICES`).
+const NOTICE_BYTES: usize = 1 << 20;
+
+/// The rows `Session::run` returns at most: a step that brings more fails (`Excess::Rows`).
+pub const MAX_ROWS: u64 = 10_000;
 
 /// Why a statement did not finish.
 #[derive(Debug, Clone)]
@@ -27,6 +45,9 @@ pub enum StepError {
     },
     /// The session was lost (the backend was terminated, the server stopped).
     Lost(String),
+    /// The server sent more than the runner receives (one message, a step's bytes, a query's
+    /// rows); the session was closed and its backend terminated.
+    TooMuch(Excess),
 }
 
 impl StepError {
@@ -36,6 +57,19 @@ impl StepError {
             StepError::Timeout => "не уложилось в отведённое время и было прервано".into(),
             StepError::Db { code, message, .. } => format!("ошибка {code}: {message}"),
             StepError::Lost(why) => format!("сеанс с сервером оборвался ({why})"),
+            StepError::TooMuch(Excess::Message) => format!(
+                "ответ прислал проверяющему одно сообщение больше {} МБ (уведомление, строку или \
+                 сообщение об ошибке) и был остановлен",
+                MAX_MESSAGE >> 20
+            ),
+            StepError::TooMuch(Excess::Bytes) => format!(
+                "ответ прислал проверяющему больше {} МБ (уведомления, строки или сообщение об \
+                 ошибке) и был остановлен",
+                MAX_STEP_BYTES >> 20
+            ),
+            StepError::TooMuch(Excess::Rows) => {
+                format!("запрос вернул проверяющему больше {MAX_ROWS} строк и был остановлен")
+            }
         }
     }
 }
@@ -48,25 +82,82 @@ pub struct Session {
     /// deadline, so it is set once a check (later statements get a little more than is left,
     /// and the watchdog cancels them on time).
     timeout_for: Option<Instant>,
-    notices: Arc<Mutex<Vec<String>>>,
+    notices: Arc<Mutex<Notices>>,
     server: Server,
+    /// The relay the client reaches the server through; dropped after the client (field order).
+    relay: Relay,
+}
+
+/// The notices a session kept, and the bytes of their text.
+#[derive(Default)]
+struct Notices {
+    list: Vec<String>,
+    bytes: usize,
+}
+
+impl Notices {
+    /// Keeps a notice, its message cut to `NOTICE_CHARS` characters, or only its severity once
+    /// `NOTICE_BYTES` are kept.
+    fn keep(&mut self, severity: &str, message: &str) {
+        if self.list.len() >= MAX_NOTICES {
+            return;
+        }
+        let text = if self.bytes >= NOTICE_BYTES {
+            format!("{severity}: …")
+        } else {
+            let mut text = format!("{severity}: ");
+            match message.char_indices().nth(NOTICE_CHARS) {
+                Some((cut, _)) => {
+                    text.push_str(&message[..cut]);
+                    text.push('…');
+                }
+                None => text.push_str(message),
+            }
+            text
+        };
+        self.bytes += text.len();
+        self.list.push(text);
+    }
 }
 
 impl Session {
-    /// Connects with `config`, collecting the notices the server sends.
-    pub fn connect(mut config: postgres::Config, server: &Server) -> Result<Session> {
-        let notices = Arc::new(Mutex::new(Vec::new()));
+    /// Connects with `config` (one TCP host) through a relay of its own, collecting the notices
+    /// the server sends.
+    pub fn connect(config: postgres::Config, server: &Server) -> Result<Session> {
+        let user = config.get_user().unwrap_or_default().to_string();
+        let target = match (config.get_hosts(), config.get_ports()) {
+            ([postgres::config::Host::Tcp(host)], ports) => {
+                (host.clone(), ports.first().copied().unwrap_or(5432))
+            }
+            _ => anyhow::bail!("a session connects to one TCP host"),
+        };
+        let relay = Relay::start(target).context("cannot start the session's relay")?;
+        let mut relayed = postgres::Config::new();
+        relayed
+            .host(&relay.addr().ip().to_string())
+            .port(relay.addr().port())
+            .user(&user)
+            .ssl_mode(postgres::config::SslMode::Disable);
+        if let Some(password) = config.get_password() {
+            relayed.password(password);
+        }
+        if let Some(dbname) = config.get_dbname() {
+            relayed.dbname(dbname);
+        }
+        if let Some(name) = config.get_application_name() {
+            relayed.application_name(name);
+        }
+        if let Some(timeout) = config.get_connect_timeout() {
+            relayed.connect_timeout(*timeout);
+        }
+        let notices = Arc::new(Mutex::new(Notices::default()));
         let sink = Arc::clone(&notices);
-        config.notice_callback(move |notice| {
-            if let Ok(mut list) = sink.lock() {
-                if list.len() >= MAX_NOTICES {
-                    return;
-                }
-                list.push(format!("{}: {}", notice.severity(), notice.message()));
+        relayed.notice_callback(move |notice| {
+            if let Ok(mut kept) = sink.lock() {
+                kept.keep(notice.severity(), notice.message());
             }
         });
-        let user = config.get_user().unwrap_or_default().to_string();
-        let mut client = config
+        let mut client = relayed
             .connect(NoTls)
             .with_context(|| format!("cannot connect to the lab server as `{user}`"))?;
         let pid = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
@@ -76,6 +167,7 @@ impl Session {
             timeout_for: None,
             notices,
             server: server.clone(),
+            relay,
         })
     }
 
@@ -83,27 +175,55 @@ impl Session {
     pub fn take_notices(&self) -> Vec<String> {
         self.notices
             .lock()
-            .map(|mut list| std::mem::take(&mut *list))
+            .map(|mut kept| std::mem::take(&mut *kept).list)
             .unwrap_or_default()
     }
 
-    /// Runs `sql` as one simple-query batch that must end by `deadline`.
+    /// Runs `sql` as one simple-query batch that must end by `deadline` and return at most
+    /// `MAX_ROWS` rows (more fail the step: `Excess::Rows`).
     pub fn run(
         &mut self,
         sql: &str,
         deadline: Instant,
     ) -> Result<Vec<SimpleQueryMessage>, StepError> {
-        self.guarded(deadline, |client| client.simple_query(sql))
+        self.guarded(deadline, MAX_ROWS, |client| client.simple_query(sql))
     }
 
-    /// Runs `sql` like `run`, discarding its rows as they arrive (no memory for a flood of them).
+    /// Runs `sql` like `run`, discarding its rows as they arrive (no memory for a flood of them,
+    /// and no limit on their number: only on their bytes).
     pub fn execute(&mut self, sql: &str, deadline: Instant) -> Result<(), StepError> {
-        self.guarded(deadline, |client| client.batch_execute(sql))
+        self.guarded(deadline, u64::MAX, |client| client.batch_execute(sql))
     }
 
     /// Runs `step` on the client under `statement_timeout`, with a watchdog that cancels it at
-    /// `deadline` and terminates its backend when the cancel is ignored.
+    /// `deadline` and terminates its backend when the cancel is ignored, receiving at most
+    /// `max_rows` rows and the relay's bytes; past them, the relay has closed the connection and
+    /// the backend is terminated.
     fn guarded<T>(
+        &mut self,
+        deadline: Instant,
+        max_rows: u64,
+        step: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StepError> {
+        if let Some(excess) = self.relay.refused() {
+            return Err(StepError::TooMuch(excess));
+        }
+        self.relay.begin_step(max_rows);
+        let result = self.deadlined(deadline, step);
+        self.relay.end_step();
+        match self.relay.refused() {
+            None => result,
+            Some(excess) => {
+                if let Ok(mut admin) = self.server.admin() {
+                    let _ = admin.execute("SELECT pg_terminate_backend($1)", &[&self.pid]);
+                }
+                Err(StepError::TooMuch(excess))
+            }
+        }
+    }
+
+    /// Runs `step` under `statement_timeout` and the watchdog (`guarded`).
+    fn deadlined<T>(
         &mut self,
         deadline: Instant,
         step: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
@@ -143,9 +263,9 @@ impl Session {
         result.map_err(|e| classify(&e, fired))
     }
 
-    /// Whether the connection is gone.
+    /// Whether the connection is gone (the relay closes it past its limits).
     pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
+        self.client.is_closed() || self.relay.refused().is_some()
     }
 }
 
@@ -170,4 +290,53 @@ fn classify(err: &postgres::Error, watchdog_fired: bool) -> StepError {
         return StepError::Timeout;
     }
     StepError::Lost(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the relay adds to a round trip, on the lab server of `LABS_HOME` (started first with
+    /// `labs server start`): `LABS_HOME=... cargo test --release --bin labs relay_overhead --
+    /// --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn relay_overhead() {
+        let home = crate::home::Home::resolve().unwrap();
+        let server = Server::load(&home).unwrap().expect("a started lab server");
+        let mut config = postgres::Config::new();
+        config
+            .host(&server.host)
+            .port(server.port)
+            .user(&server.superuser)
+            .password(&server.password)
+            .dbname("postgres");
+        let rounds = 5000;
+        let median = |mut times: Vec<f64>| {
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        };
+        let mut direct = config.connect(NoTls).unwrap();
+        let mut relayed = Session::connect(config, &server).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let (mut plain, mut raw, mut step) = (Vec::new(), Vec::new(), Vec::new());
+        let micros = |start: Instant| start.elapsed().as_secs_f64() * 1e6;
+        for _ in 0..rounds {
+            let start = Instant::now();
+            direct.simple_query("SELECT 1").unwrap();
+            plain.push(micros(start));
+            let start = Instant::now();
+            relayed.client.simple_query("SELECT 1").unwrap();
+            raw.push(micros(start));
+            let start = Instant::now();
+            relayed.run("SELECT 1", deadline).unwrap();
+            step.push(micros(start));
+        }
+        let (plain, raw, step) = (median(plain), median(raw), median(step));
+        println!(
+            "SELECT 1, median of {rounds}: direct {plain:.0} µs; through the relay {raw:.0} µs \
+             (+{:.0} µs); a Session::run step (relay, watchdog, limits) {step:.0} µs",
+            raw - plain
+        );
+    }
 }

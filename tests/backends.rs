@@ -189,6 +189,8 @@ fn the_url_backend_uses_a_server_it_did_not_start() {
     };
     psql("CREATE DATABASE keep_me");
     psql("CREATE ROLE weak LOGIN PASSWORD 'weakpw1'");
+    // The runner takes CONNECT on `postgres` from PUBLIC on the servers it owns.
+    psql("GRANT CONNECT ON DATABASE postgres TO weak");
     let url = format!("postgres://postgres:{password}@127.0.0.1:{port}/postgres");
 
     let user = LabHome::new();

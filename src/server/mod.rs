@@ -18,6 +18,17 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The runner's own database: its advisory locks and lab 3's slot holders live there. No role
+/// but the superuser may connect to it, so no student's session can take or hold those locks,
+/// nor plant objects the runner's sessions would meet.
+pub const RUNNER_DB: &str = "labs_runner";
+
+/// The databases of a server the runner owns that only the superuser may connect to or make
+/// temporary objects in: a run's roles that reached them could make objects there (large
+/// objects, kept in template1, would be copied into every later database), which pin the role
+/// past its run, and hold sessions the run does not know of.
+const SUPERUSER_ONLY: &[&str] = &["postgres", "template1", RUNNER_DB];
+
 /// Options every command that needs a server accepts.
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
@@ -257,6 +268,7 @@ pub fn start(
                 );
             }
             check_extension(&server)?;
+            close_databases(&server)?;
             let running = Running {
                 server,
                 lifetime: Lifetime::Kept,
@@ -293,9 +305,70 @@ pub fn start(
     };
     let running = Running { server, lifetime };
     check_extension(&running)?;
-    // Spares are made for one start of a server: they know its port.
-    crate::sandbox::drop_spares(&running)?;
+    close_databases(&running)?;
+    // Spares are made for one start of a server: they know its port. What cannot be dropped is
+    // said and left for the next start: the server itself is usable.
+    if let Err(err) = crate::sandbox::drop_spares(&running) {
+        eprintln!("labs: warning: {err:#}");
+    }
     Ok((running, Started::Started))
+}
+
+/// Makes the runner's database when missing and takes CONNECT and TEMPORARY from PUBLIC on it
+/// and, on a server the runner owns, on `postgres` and `template1` too (the superuser keeps
+/// both). Idempotent and cheap when done: one query finds nothing to do. A url server's own
+/// databases are its owner's to close (README, the url backend), and each run says when its
+/// student could connect to one (`sandbox::warn_open_databases`).
+fn close_databases(server: &Server) -> Result<()> {
+    ensure_runner_db(server)?;
+    let closed: &[&str] = match server.backend {
+        Backend::Url => &[RUNNER_DB],
+        Backend::Native | Backend::Docker => SUPERUSER_ONLY,
+    };
+    let mut admin = server.admin()?;
+    let open: Vec<String> = admin
+        .query(
+            "SELECT DISTINCT d.datname FROM pg_database d,
+                 aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) AS a
+             WHERE d.datname = ANY($1) AND a.grantee = 0
+               AND a.privilege_type IN ('CONNECT', 'TEMPORARY')",
+            &[&closed],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for db in open {
+        admin
+            .batch_execute(&format!(
+                "REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC"
+            ))
+            .with_context(|| format!("cannot close the database `{db}` to PUBLIC"))?;
+    }
+    Ok(())
+}
+
+/// Creates the runner's database (`RUNNER_DB`) when it is missing; two commands that race to
+/// create it both succeed.
+pub(crate) fn ensure_runner_db(server: &Server) -> Result<()> {
+    let mut admin = server.admin()?;
+    let exists = admin
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&RUNNER_DB],
+        )?
+        .is_some();
+    if !exists {
+        match admin.batch_execute(&format!("CREATE DATABASE {RUNNER_DB}")) {
+            Err(err) if err.code() != Some(&postgres::error::SqlState::DUPLICATE_DATABASE) => {
+                return Err(err).context("cannot create the runner's database");
+            }
+            _ => {}
+        }
+        admin.batch_execute(&format!(
+            "REVOKE CONNECT, TEMPORARY ON DATABASE {RUNNER_DB} FROM PUBLIC"
+        ))?;
+    }
+    Ok(())
 }
 
 /// The backend to start: the one asked for, else url when a server URL is given, else docker

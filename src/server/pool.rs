@@ -1,6 +1,6 @@
-//! Superuser sessions in the `postgres` database, kept open between runs: a new one costs a
-//! backend's fork and start (3 ms on an idle machine, twice that while lanes grade), and a run
-//! used a dozen of them.
+//! Superuser sessions in the `postgres` database and in the runner's own `labs_runner`, kept
+//! open between runs: a new one costs a backend's fork and start (3 ms on an idle machine, twice
+//! that while lanes grade), and a run used a dozen of them.
 
 use super::Server;
 use anyhow::Result;
@@ -13,10 +13,10 @@ const IDLE_PER_SERVER: usize = 8;
 /// How long a kept session may take to answer before it is thrown away for a new one.
 const ALIVE_WITHIN: Duration = Duration::from_secs(2);
 
-/// The idle sessions of each server (`Server::key`).
+/// The idle sessions of each server and database (`Server::key`, then `/` and the database).
 static IDLE: Mutex<Vec<(String, postgres::Client)>> = Mutex::new(Vec::new());
 
-/// A superuser session in `postgres`, given back to the idle ones when dropped. Whoever changes
+/// A superuser session in `postgres` or `labs_runner`, given back to the idle ones when dropped. Whoever changes
 /// its state (a lock, a setting) undoes that, or calls `discard`.
 pub struct Admin {
     key: String,
@@ -32,7 +32,23 @@ impl Server {
     /// A superuser session in `postgres`: a kept one that still answers, else a new one. A
     /// server restarted in between leaves kept sessions that no longer answer; they are closed.
     pub fn admin(&self) -> Result<Admin> {
-        let key = self.key();
+        self.pooled("postgres")
+    }
+
+    /// A superuser session in the runner's own database (`RUNNER_DB`), where no role that runs
+    /// student code may connect: the runner's advisory locks are taken there, so that no
+    /// student's session can take or hold them.
+    pub fn runner(&self) -> Result<Admin> {
+        // A server that no command of this version started yet (a throwaway one) may lack it.
+        self.pooled(super::RUNNER_DB).or_else(|_| {
+            super::ensure_runner_db(self)?;
+            self.pooled(super::RUNNER_DB)
+        })
+    }
+
+    /// A kept superuser session in `dbname` that still answers, else a new one.
+    fn pooled(&self, dbname: &str) -> Result<Admin> {
+        let key = format!("{}/{dbname}", self.key());
         loop {
             let kept = {
                 let mut idle = IDLE.lock().unwrap_or_else(|p| p.into_inner());
@@ -48,7 +64,7 @@ impl Server {
             }
         }
         Ok(Admin {
-            client: Some(self.connect("postgres")?),
+            client: Some(self.connect(dbname)?),
             key,
         })
     }
