@@ -181,7 +181,10 @@ fn a_changed_database_is_named_and_judged_no_further() {
         said.contains("функция public.pg_background_result(integer) носит имя встроенной функции"),
         "{said}"
     );
-    assert!(said.contains("создано представление public.mine_view"), "{said}");
+    assert!(
+        said.contains("создано представление public.mine_view"),
+        "{said}"
+    );
     solution_passes(&home, "3", "03_retry/solution.sql");
 }
 
