@@ -244,7 +244,7 @@ fn run_dataset(
         // A check that ran none of the student's SQL left no worker of theirs; the first one
         // follows the answer's load, which may have.
         if i == 0 || check.student.is_some() || check.scenario.is_some() {
-            sandbox.end_student_workers()?;
+            sandbox.end_student_backends(student.pid)?;
         }
     }
     Ok(results)
@@ -334,8 +334,9 @@ impl Integrity {
     /// as its template made it, else why the check cannot be judged.
     fn confirm(&mut self, run: &mut CheckRun) -> Option<Outcome> {
         if self.stale && self.tampered.is_none() {
-            // A worker the student left could change the database after the look.
-            if let Err(err) = run.sandbox.end_student_workers() {
+            // A worker or a connection the student left could change the database after the
+            // look.
+            if let Err(err) = run.sandbox.end_student_backends(run.student.pid) {
                 return Some(Outcome::Error(format!(
                     "сбой проверяющей программы: {err:#}"
                 )));

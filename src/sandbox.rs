@@ -205,16 +205,22 @@ impl Sandbox {
         }
     }
 
-    /// Ends the background workers the student left running (detached ones, say) and waits
-    /// until they are gone, so that the next check starts with every worker slot it had. A
-    /// worker leaves pg_stat_activity a moment before the postmaster frees its slot, hence the
-    /// short grace after the last one, paid only when there was one and only by a lab that
-    /// counts the slots: in the others it is usually a worker whose result was read, exiting on
-    /// its own, and a slot freed a moment later changes nothing.
-    pub fn end_student_workers(&self) -> Result<()> {
+    /// Ends every backend of the student's but their session `keep`: the background workers
+    /// they left running (detached ones, say) and the connections their code opened (dblink),
+    /// either of which could change the database while the judge reads it; waits until they
+    /// are gone, so that the next check starts with every worker slot it had. A worker leaves
+    /// pg_stat_activity a moment before the postmaster frees its slot, hence the short grace
+    /// after the last one, paid only when there was one and only by a lab that counts the
+    /// slots: in the others it is usually a worker whose result was read, exiting on its own,
+    /// and a slot freed a moment later changes nothing.
+    pub fn end_student_backends(&self, keep: i32) -> Result<()> {
         let mut admin = self.admin();
-        let ended = terminate_backends(&mut admin, STUDENT_WORKERS, &[&self.student])
-            .with_context(|| format!("the workers of the run `{}` did not end", self.db))?;
+        let ended = terminate_backends(
+            &mut admin,
+            "usename = $1 AND pid <> $2",
+            &[&self.student, &keep],
+        )
+        .with_context(|| format!("the backends of the run `{}` did not end", self.db))?;
         if ended && self.exclusive {
             std::thread::sleep(Duration::from_millis(100));
         }
