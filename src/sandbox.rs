@@ -170,7 +170,22 @@ impl Sandbox {
         config
             .options(JUDGE_OPTIONS)
             .application_name("labs checker");
-        Session::connect(config, &self.server)
+        let mut session = Session::connect(config, &self.server)?;
+        // The judge relies on these: a session that lost them is the runner's fault, and no
+        // check may run in it.
+        let row = session.client.query_one(
+            "SELECT current_setting('search_path'), current_setting('row_security')",
+            &[],
+        )?;
+        let settings: (String, String) = (row.get(0), row.get(1));
+        if settings != ("pg_catalog,pg_temp".into(), "off".into()) {
+            bail!(
+                "the judge's session has search_path `{}` and row_security `{}`",
+                settings.0,
+                settings.1
+            );
+        }
+        Ok(session)
     }
 
     fn config(&self, role: &str, password: &str) -> postgres::Config {

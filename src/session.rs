@@ -147,6 +147,9 @@ impl Session {
         if let Some(name) = config.get_application_name() {
             relayed.application_name(name);
         }
+        if let Some(options) = config.get_options() {
+            relayed.options(options);
+        }
         if let Some(timeout) = config.get_connect_timeout() {
             relayed.connect_timeout(*timeout);
         }
