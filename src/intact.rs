@@ -5,17 +5,35 @@ use crate::session::{Session, StepError};
 use std::time::Instant;
 
 /// Superuser SQL run in every template: what the run databases are compared with.
-pub const RECORD: &str = include_str!("sql/intact_record.sql");
+const RECORD: &str = include_str!("sql/intact_record.sql");
 
-/// Judge SQL: one row per change, in Russian.
+/// The comparison: one row per change, in Russian. It runs as `labs_judge.changes()`, a function
+/// of the template's, so that a judge session plans it once however often it looks.
 const VERIFY: &str = include_str!("sql/intact_verify.sql");
+
+/// What a template is given for the structure check: `RECORD` and the function that compares.
+pub fn record() -> String {
+    format!(
+        "{RECORD}
+CREATE FUNCTION labs_judge.changes() RETURNS SETOF text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $verify$
+BEGIN
+    RETURN QUERY
+{VERIFY};
+END
+$verify$;
+REVOKE ALL ON FUNCTION labs_judge.changes() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION labs_judge.changes() TO labs_judge;"
+    )
+}
 
 /// What the answer changed that the checks read or that changes how they read it: the given
 /// tables (their kind, columns, storage, inheritance, rules, triggers, policies), functions and
 /// operators that bear a built-in's name, new casts, the database's settings. Empty when the
 /// run database is as its template made it, bar the answer's own objects.
 pub fn changes(judge: &mut Session, deadline: Instant) -> Result<Vec<String>, StepError> {
-    let messages = judge.run(VERIFY, deadline)?;
+    let messages = judge.run("SELECT labs_judge.changes()", deadline)?;
     Ok(messages
         .iter()
         .filter_map(|m| match m {

@@ -869,12 +869,13 @@ const EXTENSIONS: &str = "CREATE SCHEMA extensions;
 const SPARE_FORMAT: u32 = 3;
 
 /// The name of the template of `lab` and `dataset`: it changes whenever the setup, the
-/// parameters, the lab's version, the versions of the extensions or the spares' format change,
-/// so a stale template is never used.
+/// parameters, the lab's version, the versions of the extensions, what the structure check
+/// records or the spares' format change, so a stale template is never used.
 fn template_name(lab: &Lab, dataset: &Dataset, setup: &str, extensions: &str) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (
         SPARE_FORMAT,
+        crate::intact::record(),
         lab.version,
         setup,
         &lab.prepare,
@@ -1031,7 +1032,7 @@ fn find_or_build_template(server: &Server, lab: &Lab, dataset: &Dataset) -> Resu
     build.batch_execute("VACUUM (FREEZE, ANALYZE)")?;
     // What the judge compares every run database with before it trusts it (`intact`).
     build
-        .batch_execute(crate::intact::RECORD)
+        .batch_execute(&crate::intact::record())
         .context("cannot record the template's structure")?;
     drop(build);
     // Every run's starting point, which no one but the superuser connects to.

@@ -1,5 +1,5 @@
--- Run by the judge (search_path pg_catalog, pg_temp) in a run database after the answer has
--- loaded: one row for every change the answer made to what the checks read or how they read
+-- The body of labs_judge.changes(), which the judge (search_path pg_catalog, pg_temp) calls in a
+-- run database after the answer has loaded: one row for every change the answer made to what the checks read or how they read
 -- it, in Russian; no row when the database is as the template made it, bar the answer's own
 -- tables, indexes, functions and procedures (src/intact.rs).
 WITH given AS (SELECT * FROM labs_judge.given),
