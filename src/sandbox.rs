@@ -623,6 +623,10 @@ fn scram_secret_salted(password: &str, salt: &[u8; 16]) -> String {
     )
 }
 
+/// The sessions a run's student role may have at once (its own, lab 2's fresh one, dblink's):
+/// an answer cannot take every connection of the server.
+const STUDENT_CONNECTIONS: u32 = 20;
+
 /// How a run's database is cloned: closed to connections until `set_up` has taken the right
 /// to connect from PUBLIC, so that no other run's role ever gets in.
 const CLOSED: &str = " ALLOW_CONNECTIONS = false";
@@ -635,8 +639,10 @@ fn set_up(server: &Server, admin: &mut postgres::Client, db: &str, tag: &str) ->
     let (student, checker) = (format!("student_{tag}"), format!("checker_{tag}"));
     let sp = role_password(server, &student);
     admin.batch_execute(&format!(
-        "CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+        "CREATE ROLE {student} LOGIN PASSWORD '{sp}' NOSUPERUSER NOCREATEDB NOCREATEROLE
+             CONNECTION LIMIT {STUDENT_CONNECTIONS};
          ALTER ROLE {student} SET search_path = \"$user\", public, {EXTENSION_SCHEMA};
+         ALTER ROLE {student} SET track_functions = 'all';
          CREATE ROLE {checker} LOGIN PASSWORD '{cs}' NOSUPERUSER NOCREATEDB NOCREATEROLE
              IN ROLE {JUDGE_ROLE}, pg_read_all_data, pg_read_all_stats;
          ALTER DATABASE {db} OWNER TO {student};

@@ -24,11 +24,13 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LI
 -- with it (recorded after the template's VACUUM), which growth is measured from: an answer
 -- cannot move the starting point by rewriting a table before the first check.
 CREATE TABLE labs_judge.given AS
-SELECT r.*, pg_table_size(r.relid) AS bytes FROM labs_judge.relations AS r
+SELECT r.*, pg_table_size(r.relid) AS bytes, pg_relation_filenode(r.relid) AS filenode
+FROM labs_judge.relations AS r
 WHERE r.nspname = 'public' AND r.relkind IN ('r', 'p', 'v', 'm', 'f');
 
 -- The objects the template has of each kind the student could add to shape what the judge
--- reads: triggers, rules, policies, casts, inheritance links, functions and operators.
+-- reads: triggers, rules, policies, casts, inheritance links, functions, operators and
+-- extensions.
 CREATE TABLE labs_judge.known AS
 SELECT 'pg_trigger'::regclass AS catalog, oid AS objid FROM pg_trigger
 UNION ALL SELECT 'pg_rewrite'::regclass, oid FROM pg_rewrite
@@ -36,6 +38,7 @@ UNION ALL SELECT 'pg_policy'::regclass, oid FROM pg_policy
 UNION ALL SELECT 'pg_cast'::regclass, oid FROM pg_cast
 UNION ALL SELECT 'pg_inherits'::regclass, inhrelid FROM pg_inherits
 UNION ALL SELECT 'pg_proc'::regclass, oid FROM pg_proc
-UNION ALL SELECT 'pg_operator'::regclass, oid FROM pg_operator;
+UNION ALL SELECT 'pg_operator'::regclass, oid FROM pg_operator
+UNION ALL SELECT 'pg_extension'::regclass, oid FROM pg_extension;
 CREATE INDEX ON labs_judge.known (catalog, objid);
 GRANT SELECT ON ALL TABLES IN SCHEMA labs_judge TO labs_judge;

@@ -69,8 +69,9 @@ WITH given AS (SELECT * FROM labs_judge.given),
          WHERE r.rowsecurity AND NOT EXISTS (SELECT FROM given AS g WHERE g.relid = r.relid)
          UNION ALL
          -- A function or operator of the answer's with the name of a built-in one or of one of
-         -- the extensions' stands in for it wherever its argument types fit better. (No role
-         -- but the superuser can add one to pg_catalog, which is skipped.)
+         -- the extensions' stands in for it wherever its argument types fit better. (Only the
+         -- superuser and an extension can add one to pg_catalog, which is skipped: a new
+         -- extension is a change of its own, below.)
          SELECT 6, p.proname::text,
                 format('функция %s носит имя встроенной функции или функции расширения',
                        p.oid::regprocedure)
@@ -96,6 +97,13 @@ WITH given AS (SELECT * FROM labs_judge.given),
          FROM pg_cast AS c
          WHERE NOT EXISTS (SELECT FROM labs_judge.known AS k
                            WHERE k.catalog = 'pg_cast'::regclass AND k.objid = c.oid)
+         UNION ALL
+         -- A trusted extension the database's owner may create puts its functions and
+         -- operators where it is told, pg_catalog too.
+         SELECT 8, e.extname::text, format('установлено расширение %s', e.extname)
+         FROM pg_extension AS e
+         WHERE NOT EXISTS (SELECT FROM labs_judge.known AS k
+                           WHERE k.catalog = 'pg_extension'::regclass AND k.objid = e.oid)
          UNION ALL
          -- Settings of the database are every new session's, the judge's too.
          SELECT 9, '', format('изменены настройки базы данных: %s', array_to_string(s.setconfig, ', '))

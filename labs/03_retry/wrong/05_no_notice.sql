@@ -1,5 +1,5 @@
 -- wrong: retries silently, without a NOTICE
--- fails: slot_freed
+-- fails: exhausted, slot_freed
 CREATE FUNCTION pg_background_launch_retry(
     sql          text,
     queue_size   integer  DEFAULT 65536,
