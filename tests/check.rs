@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::LabHome;
+use common::{details, LabHome};
 use std::path::{Path, PathBuf};
 
 fn lab_file(path: &str) -> PathBuf {
@@ -26,18 +26,6 @@ fn check(home: &LabHome, n: &str, name: &str, answer: &[u8]) -> (common::Run, se
     let verdict = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.all()));
     (run, verdict)
-}
-
-/// What every result said: its message and its detail.
-fn details(verdict: &serde_json::Value) -> String {
-    verdict["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| [r["message"].as_str(), r["detail"].as_str()])
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The reference solution still gets every point: the bad answer before it left nothing behind.

@@ -89,14 +89,7 @@ fn hostile(home: &LabHome, n: &str, name: &str, answer: &str, extra: &[&str]) ->
         rss / 1024,
         run.all()
     );
-    let said = verdict["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| [r["message"].as_str(), r["detail"].as_str()])
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("\n");
+    let said = common::details(&verdict);
     (run, said)
 }
 

@@ -113,3 +113,15 @@ pub fn owner(path: &Path) -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).unwrap().uid()
 }
+
+/// What every result of a JSON verdict said: its message and its detail, a line each.
+pub fn details(verdict: &serde_json::Value) -> String {
+    verdict["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| [r["message"].as_str(), r["detail"].as_str()])
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
