@@ -174,6 +174,13 @@ impl Session {
         })
     }
 
+    /// How many notices have arrived since they were last taken, readable from another thread
+    /// while a statement of this session runs.
+    pub fn notice_count(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let notices = Arc::clone(&self.notices);
+        move || notices.lock().map(|kept| kept.list.len()).unwrap_or(0)
+    }
+
     /// Takes the notices received so far.
     pub fn take_notices(&self) -> Vec<String> {
         self.notices
