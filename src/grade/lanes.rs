@@ -96,11 +96,15 @@ impl Lanes {
     }
 
     /// Stops every lane's server (their data stays for the next run; when it is in RAM, says how
-    /// to free it).
+    /// to free it), once what the runs left is gone: the warm spares, and whatever a crash of the
+    /// lane's server kept a drop from removing (the lanes' servers are the grader's alone).
     pub fn stop(self) -> Result<()> {
         for lane in &self.lanes {
             crate::sandbox::drop_warm(&lane.server);
             crate::sandbox::settle(&lane.server);
+            if let Err(err) = crate::sandbox::sweep(&lane.server) {
+                eprintln!("labs: lane {}: {err:#}", lane.number);
+            }
             server::stop(&lane.home)?;
         }
         if self.in_ram {
