@@ -53,6 +53,7 @@ static void pgbg_subxact_callback(SubXactEvent event,
  * on the segment lives as long as the worker does, so the work is not lost
  * even if this session detaches or exits at once.  A worker started with
  * discard sends nothing back but how it ended (pg_background_submit_v2).
+ * queue_size 0 means pg_background.default_queue_size.
  */
 pg_background_record *
 pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
@@ -72,6 +73,8 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 
 	/* A worker's SQL may launch workers too: it needs the settings now */
 	pgbg_define_settings();
+	if (queue_size == 0)
+		queue_size = pgbg_default_queue_size;
 
 	/* Validate the queue size before anything is allocated or started */
 	if (queue_size < PG_BACKGROUND_MIN_QUEUE_SIZE)
@@ -177,7 +180,7 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 				(errmsg("discarding the unread results of an earlier background worker with PID %d",
 						pid)));
 		shm_mq_detach(entry->mqh);
-		pgbg_record_released(entry->record, true);
+		pgbg_record_released(entry->record, true, PGBG_CONSUMED_DETACHED);
 		entry->record->entry = NULL;
 		pgbg_worker_table_changes++;
 		dsm_detach(entry->seg);
@@ -218,16 +221,18 @@ pgbg_find_worker(int32 pid)
  * Stop listening to a worker: detach from its queue and segment and drop it
  * from the table.  The worker keeps running; what it still sends is lost.
  * finished says that it already sent its last message: its record learns
- * how it ended from the segment before we let go of it.
+ * how it ended from the segment before we let go of it.  how says why its
+ * results are gone (PGBG_CONSUMED_NOT for a submitted worker that ended).
  */
 void
-pgbg_forget_worker(pg_background_worker *worker, bool finished)
+pgbg_forget_worker(pg_background_worker *worker, bool finished,
+				   pgbg_consumed_by how)
 {
 	int32		pid = worker->pid;
 
 	/* Detach the queue first: that wakes a worker blocked on a full queue */
 	shm_mq_detach(worker->mqh);
-	pgbg_record_released(worker->record, finished);
+	pgbg_record_released(worker->record, finished, how);
 	worker->record->entry = NULL;
 	dsm_detach(worker->seg);
 
@@ -330,6 +335,7 @@ setup_segment(const char *sql, Size sql_len, int32 queue_size, bool discard,
 	(*fixed)->finished_at = 0;
 	(*fixed)->last_error[0] = '\0';
 	pg_atomic_init_u32(&(*fixed)->outcome, PGBG_OUTCOME_NONE);
+	pgbg_progress_init(*fixed);
 	shm_toc_insert(toc, PG_BACKGROUND_KEY_FIXED, *fixed);
 
 	/* What it must run */
@@ -375,7 +381,7 @@ pgbg_xact_callback(XactEvent event, void *arg)
 	while ((worker = hash_seq_search(&status)) != NULL)
 	{
 		if (worker->reading)
-			pgbg_forget_worker(worker, false);
+			pgbg_forget_worker(worker, false, PGBG_CONSUMED_READ);
 	}
 }
 
@@ -403,7 +409,7 @@ pgbg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (!worker->reading || worker->reading_subid != mySubid)
 			continue;
 		if (event == SUBXACT_EVENT_ABORT_SUB)
-			pgbg_forget_worker(worker, false);
+			pgbg_forget_worker(worker, false, PGBG_CONSUMED_READ);
 		else
 			worker->reading_subid = parentSubid;
 	}

@@ -27,7 +27,7 @@ bool		pgbg_text_transfer = false;
 /* pg_background.max_workers: running workers per session (second interface) */
 int			pgbg_max_workers = PG_BACKGROUND_DEFAULT_MAX_WORKERS;
 
-/* pg_background.default_queue_size: queue_size 0 of the second interface */
+/* pg_background.default_queue_size: the queue of a launch given queue_size 0 */
 int			pgbg_default_queue_size = PG_BACKGROUND_DEFAULT_QUEUE_SIZE;
 
 /* pg_background.worker_timeout: longest run of a worker, 0 = no limit */
@@ -93,12 +93,12 @@ pgbg_define_settings(void)
 							NULL,
 							&pgbg_max_workers,
 							PG_BACKGROUND_DEFAULT_MAX_WORKERS,
-							1, 10000,
+							1, PG_BACKGROUND_MAX_MAX_WORKERS,
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_background.default_queue_size",
-							"Size of the result queue when pg_background_launch_v2 or pg_background_submit_v2 is given 0.",
+							"Size of the result queue of a launch that is given queue_size 0.",
 							NULL,
 							&pgbg_default_queue_size,
 							PG_BACKGROUND_DEFAULT_QUEUE_SIZE,
@@ -144,10 +144,11 @@ pgbg_text_transfer_wanted(void)
 }
 
 /*
- * pg_background_launch(sql text, queue_size int4 DEFAULT 65536) RETURNS int4
+ * pg_background_launch(sql text, queue_size int4 DEFAULT 0) RETURNS int4
  *
  * Start a worker running sql in its own transaction and return its process
  * ID, to be passed to pg_background_result or pg_background_detach.
+ * queue_size 0 means pg_background.default_queue_size.
  */
 Datum
 pg_background_launch(PG_FUNCTION_ARGS)
@@ -188,7 +189,7 @@ pg_background_detach(PG_FUNCTION_ARGS)
 	if (worker == NULL)
 		pgbg_error_not_attached(pid);
 
-	pgbg_forget_worker(worker, false);
+	pgbg_forget_worker(worker, false, PGBG_CONSUMED_DETACHED);
 
 	PG_RETURN_VOID();
 }

@@ -21,6 +21,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
+#include "storage/spin.h"
 #include "tcop/dest.h"
 #include "utils/portal.h"
 #include "utils/timestamp.h"
@@ -37,11 +38,11 @@
 #endif
 
 /*
- * Magic number identifying our dynamic shared memory segments ("PGB2"; the
- * layout of pg_background_fixed changed in version 1.1, so a worker started
- * from a library of the other layout refuses the segment).
+ * Magic number identifying our dynamic shared memory segments ("PGB3"; the
+ * layout of pg_background_fixed changed in versions 1.1 and 1.8, so a worker
+ * started from a library of another layout refuses the segment).
  */
-#define PG_BACKGROUND_MAGIC				0x50474232
+#define PG_BACKGROUND_MAGIC				0x50474233
 
 /* Keys of the shm_toc stored at the start of the segment. */
 #define PG_BACKGROUND_KEY_FIXED			0
@@ -50,13 +51,22 @@
 #define PG_BACKGROUND_KEY_QUEUE			3
 #define PG_BACKGROUND_NKEYS				4
 
-/* Accepted range of the queue_size argument of pg_background_launch. */
-#define PG_BACKGROUND_MIN_QUEUE_SIZE	64
+/*
+ * Accepted range of the queue_size argument of the launch functions.  Below
+ * 4 kB a queue holds less than one batch of rows of a few hundred bytes, and
+ * every row costs both processes a wake-up: 100,000 rows of 1 kB took more
+ * than ten minutes through a 64-byte queue.
+ */
+#define PG_BACKGROUND_MIN_QUEUE_SIZE	4096
 #define PG_BACKGROUND_MAX_QUEUE_SIZE	(256 * 1024 * 1024)
 
-/* Defaults of the settings (see pg_background.c). */
+/* Defaults and bounds of the settings (see pg_background.c). */
 #define PG_BACKGROUND_DEFAULT_MAX_WORKERS	16
+#define PG_BACKGROUND_MAX_MAX_WORKERS		1000
 #define PG_BACKGROUND_DEFAULT_QUEUE_SIZE	65536
+
+/* The longest grace pg_background_cancel_v2_grace gives a worker: 1 hour. */
+#define PG_BACKGROUND_MAX_GRACE_MS		(60 * 60 * 1000)
 
 /* Where the postmaster finds our workers' main function. */
 #define PG_BACKGROUND_LIBRARY			"pg_background"
@@ -101,6 +111,12 @@
 /* Room for the message of the worker's error in the segment. */
 #define PGBG_LAST_ERROR_SIZE			256
 
+/* Room for the message of the worker's progress report in the segment. */
+#define PGBG_PROGRESS_MSG_SIZE			256
+
+/* progress_pct of a worker that has not reported its progress. */
+#define PGBG_NO_PROGRESS				(-1)
+
 /*
  * Fixed-size part of the segment: who the worker must become, how it must
  * run, where it reports its process ID and, at its end, how it ended.
@@ -123,7 +139,29 @@ typedef struct pg_background_fixed
 	TimestampTz finished_at;
 	char		last_error[PGBG_LAST_ERROR_SIZE];
 	pg_atomic_uint32 outcome;	/* PGBG_OUTCOME_* */
+
+	/* The worker's last pg_background_progress call, under progress_lock */
+	slock_t		progress_lock;
+	int32		progress_pct;	/* PGBG_NO_PROGRESS until the first call */
+	bool		progress_has_msg;
+	char		progress_msg[PGBG_PROGRESS_MSG_SIZE];
 } pg_background_fixed;
+
+/* A worker's progress as it last reported it (see progress.c). */
+typedef struct pgbg_progress
+{
+	int32		pct;			/* PGBG_NO_PROGRESS: never reported */
+	char	   *msg;			/* NULL: reported without a message */
+} pgbg_progress;
+
+/* How the session ended the tracking of a worker's results. */
+typedef enum pgbg_consumed_by
+{
+	PGBG_CONSUMED_NOT,			/* still readable (or submitted) */
+	PGBG_CONSUMED_READ,			/* read, or its reading failed */
+	PGBG_CONSUMED_DETACHED,		/* detached */
+	PGBG_CONSUMED_CANCELED		/* canceled */
+} pgbg_consumed_by;
 
 /* State of a worker as pg_background_list_v2 shows it. */
 typedef enum pgbg_state
@@ -152,9 +190,11 @@ typedef struct pg_background_record
 	int32		queue_size;
 	char	   *sql_preview;	/* the start of the SQL text */
 	bool		discard;		/* submitted: results are discarded */
+	pgbg_consumed_by consumed_by;	/* how its results went, if they did */
 	pgbg_state	state;
 	char	   *last_error;		/* message of its error, or NULL */
 	double		run_ms;			/* launch to end, if the worker reported it */
+	pgbg_progress progress;		/* its last progress report that we saw */
 	bool		finished;		/* its final message has been read */
 	bool		gone;			/* the postmaster reported it stopped */
 	BackgroundWorkerHandle *handle; /* to ask the postmaster about it */
@@ -193,7 +233,8 @@ extern PGDLLIMPORT uint64 pgbg_worker_table_changes;
 extern pg_background_record *pgbg_launch(const char *sql, Size sql_len,
 										 int32 queue_size, bool discard);
 extern pg_background_worker *pgbg_find_worker(int32 pid);
-extern void pgbg_forget_worker(pg_background_worker *worker, bool finished);
+extern void pgbg_forget_worker(pg_background_worker *worker, bool finished,
+							   pgbg_consumed_by how);
 extern void pgbg_error_not_attached(int32 pid) pg_attribute_noreturn();
 
 /* registry.c */
@@ -202,16 +243,18 @@ extern pg_background_record *pgbg_record_create(int32 pid, const char *sql,
 												pg_background_fixed *fixed,
 												BackgroundWorkerHandle *handle);
 extern void pgbg_record_released(pg_background_record *record,
-								 bool finished);
+								 bool finished, pgbg_consumed_by how);
 extern void pgbg_refresh_records(void);
 extern pg_background_record *pgbg_lookup_handle(int32 pid, int64 cookie);
 extern void pgbg_check_session_limit(void);
 extern void pgbg_cancel_record(pg_background_record *record);
+extern void pgbg_cancel_record_grace(pg_background_record *record,
+									 int grace_ms);
 extern bool pgbg_wait_record(pg_background_record *record, int timeout_ms);
 extern bool pgbg_wait_for_exiting(void);
 extern List *pgbg_records(void);
 extern void pgbg_stats(int64 *launched, int64 *completed, int64 *failed,
-					   int64 *canceled, int64 *active, double *avg_ms);
+					   int64 *canceled, int32 *active, double *avg_ms);
 extern const char *pgbg_state_name(pgbg_state state);
 
 /* result.c */
@@ -227,6 +270,11 @@ extern void pgbg_result_end(pgbg_result_state *state);
 extern void pgbg_redirect_output(dsm_segment *seg, shm_mq_handle *mqh,
 								 pg_background_fixed *fixed);
 extern DestReceiver *pgbg_create_receiver(Portal portal);
+
+/* progress.c */
+extern void pgbg_progress_init(pg_background_fixed *fixed);
+extern void pgbg_progress_serve(pg_background_fixed *fixed);
+extern void pgbg_progress_refresh(pg_background_record *record);
 
 /* settings.c */
 extern void pgbg_serialize_settings(StringInfo buf);

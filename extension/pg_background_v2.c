@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -30,6 +31,7 @@ PG_FUNCTION_INFO_V1(pg_background_submit_v2);
 PG_FUNCTION_INFO_V1(pg_background_result_v2);
 PG_FUNCTION_INFO_V1(pg_background_detach_v2);
 PG_FUNCTION_INFO_V1(pg_background_cancel_v2);
+PG_FUNCTION_INFO_V1(pg_background_cancel_v2_grace);
 PG_FUNCTION_INFO_V1(pg_background_wait_v2);
 PG_FUNCTION_INFO_V1(pg_background_wait_v2_timeout);
 PG_FUNCTION_INFO_V1(pg_background_list_v2);
@@ -38,6 +40,8 @@ PG_FUNCTION_INFO_V1(pg_background_stats_v2);
 static Datum launch_v2(FunctionCallInfo fcinfo, bool discard);
 static pg_background_record *handle_arg(FunctionCallInfo fcinfo);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo);
+static void error_consumed(pg_background_record *record) pg_attribute_noreturn();
+static void check_list_columns(TupleDesc tupdesc);
 
 /*
  * pg_background_launch_v2(sql text, queue_size int4 DEFAULT 0)
@@ -69,7 +73,7 @@ pg_background_submit_v2(PG_FUNCTION_ARGS)
 /*
  * pg_background_result_v2(pid int4, cookie int8) RETURNS SETOF record
  *
- * pg_background_result for a handle.
+ * pg_background_result for a handle; the results can be read once.
  */
 Datum
 pg_background_result_v2(PG_FUNCTION_ARGS)
@@ -79,7 +83,7 @@ pg_background_result_v2(PG_FUNCTION_ARGS)
 	if (record->discard)
 		pgbg_error_discarded(record->pid);
 	if (record->entry == NULL)
-		pgbg_error_not_attached(record->pid);
+		error_consumed(record);
 
 	pgbg_result_materialize(fcinfo, record->pid);
 	return (Datum) 0;
@@ -89,16 +93,17 @@ pg_background_result_v2(PG_FUNCTION_ARGS)
  * pg_background_detach_v2(pid int4, cookie int8) RETURNS void
  *
  * pg_background_detach for a handle: the worker keeps running and commits,
- * its further output is discarded.
+ * its further output is discarded.  A handle whose results are already
+ * gone (read, detached, canceled, or a submitted worker that ended) has
+ * nothing to detach: that is not an error.
  */
 Datum
 pg_background_detach_v2(PG_FUNCTION_ARGS)
 {
 	pg_background_record *record = handle_arg(fcinfo);
 
-	if (record->entry == NULL)
-		pgbg_error_not_attached(record->pid);
-	pgbg_forget_worker(record->entry, false);
+	if (record->entry != NULL)
+		pgbg_forget_worker(record->entry, false, PGBG_CONSUMED_DETACHED);
 
 	PG_RETURN_VOID();
 }
@@ -112,6 +117,29 @@ Datum
 pg_background_cancel_v2(PG_FUNCTION_ARGS)
 {
 	pgbg_cancel_record(handle_arg(fcinfo));
+	PG_RETURN_VOID();
+}
+
+/*
+ * pg_background_cancel_v2_grace(pid int4, cookie int8, grace_ms int4)
+ *	 RETURNS void
+ *
+ * Cancel the worker's statement, and end the worker if it has not exited
+ * after grace_ms milliseconds (at most an hour; see
+ * pgbg_cancel_record_grace).
+ */
+Datum
+pg_background_cancel_v2_grace(PG_FUNCTION_ARGS)
+{
+	pg_background_record *record = handle_arg(fcinfo);
+	int32		grace_ms = PG_GETARG_INT32(2);
+
+	if (grace_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("grace period must not be negative")));
+
+	pgbg_cancel_record_grace(record, grace_ms);
 	PG_RETURN_VOID();
 }
 
@@ -150,7 +178,8 @@ pg_background_wait_v2_timeout(PG_FUNCTION_ARGS)
 /*
  * pg_background_list_v2() RETURNS SETOF record
  *
- * One row per worker the session remembers, oldest first.
+ * One row per worker the session remembers, oldest first, in the columns
+ * the caller's column definition list names (see check_list_columns).
  */
 Datum
 pg_background_list_v2(PG_FUNCTION_ARGS)
@@ -169,6 +198,7 @@ pg_background_list_v2(PG_FUNCTION_ARGS)
 
 	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	tupdesc = result_tupdesc(fcinfo);
+	check_list_columns(tupdesc);
 	tupstore = tuplestore_begin_heap(false, false, work_mem);
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = tupstore;
@@ -201,7 +231,7 @@ pg_background_list_v2(PG_FUNCTION_ARGS)
 }
 
 /*
- * pg_background_stats_v2() RETURNS record
+ * pg_background_stats_v2() RETURNS pg_background_stats
  *
  * The session's counters: workers launched (through either interface),
  * completed, failed, canceled and still active, their average run time
@@ -216,8 +246,8 @@ pg_background_stats_v2(PG_FUNCTION_ARGS)
 	int64		launched,
 				completed,
 				failed,
-				canceled,
-				active;
+				canceled;
+	int32		active;
 	double		avg_ms;
 
 	pgbg_define_settings();
@@ -228,7 +258,7 @@ pg_background_stats_v2(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(completed);
 	values[2] = Int64GetDatum(failed);
 	values[3] = Int64GetDatum(canceled);
-	values[4] = Int64GetDatum(active);
+	values[4] = Int32GetDatum(active);
 	if (avg_ms >= 0)
 		values[5] = Float8GetDatum(avg_ms);
 	else
@@ -255,9 +285,6 @@ launch_v2(FunctionCallInfo fcinfo, bool discard)
 	bool		nulls[2] = {false, false};
 
 	pgbg_define_settings();
-	if (queue_size == 0)
-		queue_size = pgbg_default_queue_size;
-
 	pgbg_check_session_limit();
 	record = pgbg_launch(VARDATA_ANY(sql), VARSIZE_ANY_EXHDR(sql),
 						 queue_size, discard);
@@ -291,4 +318,74 @@ result_tupdesc(FunctionCallInfo fcinfo)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	return BlessTupleDesc(tupdesc);
+}
+
+/*
+ * error_consumed
+ *
+ * The results of the worker were read, detached or canceled: say so.
+ */
+static void
+error_consumed(pg_background_record *record)
+{
+	const char *how;
+
+	switch (record->consumed_by)
+	{
+		case PGBG_CONSUMED_DETACHED:
+			how = "It was detached.";
+			break;
+		case PGBG_CONSUMED_CANCELED:
+			how = "It was canceled.";
+			break;
+		default:
+			how = "They were read, or their reading failed.";
+			break;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the results of background worker with PID %d were already consumed",
+					record->pid),
+			 errdetail_internal("%s", how),
+			 errhint("A worker's results can be read once.")));
+	pg_unreachable();
+}
+
+/*
+ * check_list_columns
+ *
+ * The column definition list of a pg_background_list_v2 call must be the
+ * nine columns it returns, with their types (the names are the caller's).
+ */
+static void
+check_list_columns(TupleDesc tupdesc)
+{
+	static const Oid types[LIST_V2_COLUMNS] = {
+		INT4OID, INT8OID, TIMESTAMPTZOID, OIDOID, INT4OID,
+		TEXTOID, TEXTOID, TEXTOID, BOOLOID
+	};
+	static const char *const names[LIST_V2_COLUMNS] = {
+		"pid int4", "cookie int8", "launched_at timestamptz", "user_id oid",
+		"queue_size int4", "state text", "sql_preview text",
+		"last_error text", "consumed bool"
+	};
+	int			i;
+
+	if (tupdesc->natts != LIST_V2_COLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("pg_background_list_v2 returns %d columns, the column definition list has %d",
+						LIST_V2_COLUMNS, tupdesc->natts),
+				 errhint("Call it as SELECT * FROM pg_background_list_v2() AS (pid int4, cookie int8, launched_at timestamptz, user_id oid, queue_size int4, state text, sql_preview text, last_error text, consumed bool).")));
+
+	for (i = 0; i < LIST_V2_COLUMNS; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+
+		if (attr->atttypid != types[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column %d of pg_background_list_v2 is %s, the column definition list gives %s",
+							i + 1, names[i], format_type_be(attr->atttypid))));
+	}
 }

@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
@@ -25,7 +27,7 @@
 #define PGBG_MAX_RECORDS		1000
 
 /* How many characters of the SQL text a record keeps. */
-#define PGBG_SQL_PREVIEW_CHARS	64
+#define PGBG_SQL_PREVIEW_CHARS	120
 
 /* How long a launch may wait for our own finished workers to exit. */
 #define PGBG_EXIT_WAIT_MS		1000
@@ -79,6 +81,7 @@ pgbg_record_create(int32 pid, const char *sql, Size sql_len,
 	record->discard = fixed->discard_results;
 	record->state = PGBG_STATE_RUNNING;
 	record->run_ms = -1;
+	record->progress.pct = PGBG_NO_PROGRESS;
 	record->handle = handle;
 	records = lappend(records, record);
 	MemoryContextSwitchTo(oldcontext);
@@ -90,13 +93,20 @@ pgbg_record_create(int32 pid, const char *sql, Size sql_len,
 /*
  * pgbg_record_released
  *
- * The session lets go of the worker's segment.  If the worker's final
- * message has been read (finished), the segment says how it ended.
+ * The session lets go of the worker's segment, because of how.  Its last
+ * progress report is kept; if the worker's final message has been read
+ * (finished), the segment says how it ended.
  */
 void
-pgbg_record_released(pg_background_record *record, bool finished)
+pgbg_record_released(pg_background_record *record, bool finished,
+					 pgbg_consumed_by how)
 {
-	if (finished && record->entry != NULL)
+	if (record->consumed_by == PGBG_CONSUMED_NOT)
+		record->consumed_by = how;
+	if (record->entry == NULL)
+		return;
+	pgbg_progress_refresh(record);
+	if (finished)
 	{
 		record->finished = true;
 		(void) settle_from_segment(record, record->entry->fixed);
@@ -127,15 +137,15 @@ pgbg_refresh_records(void)
 /*
  * pgbg_lookup_handle
  *
- * The record of handle (pid, cookie).  A process ID the session knows with
- * another cookie is a stale handle: its worker is long gone and the
- * process ID was reused (or the cookie is wrong).
+ * The record of handle (pid, cookie).  A process ID the session knows
+ * with another cookie is a wrong cookie, or a stale handle: a worker that
+ * is gone, whose process ID a later worker of this session got.
  */
 pg_background_record *
 pgbg_lookup_handle(int32 pid, int64 cookie)
 {
 	ListCell   *lc;
-	bool		pid_known = false;
+	pg_background_record *latest = NULL;
 
 	foreach(lc, records)
 	{
@@ -145,16 +155,25 @@ pgbg_lookup_handle(int32 pid, int64 cookie)
 			continue;
 		if (record->cookie == cookie)
 			return record;
-		pid_known = true;
+		latest = record;
 	}
 
-	if (!pid_known)
+	if (latest == NULL)
 		pgbg_error_not_attached(pid);
+
+	/* Only the latest worker with that process ID can still be running */
+	refresh_record(latest);
+	if (latest->gone)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cookie " INT64_FORMAT " does not match the background worker with PID %d",
+						cookie, pid),
+				 errhint("The worker of this session with that process ID has ended, and its cookie is another: use the handle that pg_background_launch_v2 or pg_background_submit_v2 returned.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("cookie " INT64_FORMAT " does not match the background worker with PID %d",
 					cookie, pid),
-			 errhint("The handle is stale: its worker is gone and the process ID now belongs to another worker of this session. Use the handle that pg_background_launch_v2 or pg_background_submit_v2 returned.")));
+			 errhint("The worker with that process ID is running, and its cookie is another: use the handle that pg_background_launch_v2 or pg_background_submit_v2 returned.")));
 	pg_unreachable();
 }
 
@@ -189,23 +208,59 @@ pgbg_check_session_limit(void)
 /*
  * pgbg_cancel_record
  *
- * Stop a running worker the way pg_terminate_backend does (SIGTERM, which
- * the worker serves at its next interrupt check and rolls back its
- * transaction) and let go of its results.  Never SIGKILL: a killed backend
- * makes the postmaster restart every backend.  A worker that already
- * ended keeps its state.
+ * Stop a running worker at once: pgbg_cancel_record_grace without grace.
  */
 void
 pgbg_cancel_record(pg_background_record *record)
 {
+	pgbg_cancel_record_grace(record, 0);
+}
+
+/*
+ * pgbg_cancel_record_grace
+ *
+ * Cancel a running worker's statement the way pg_cancel_backend does
+ * (SIGINT: its transaction rolls back at its next interrupt check) and let
+ * go of its results; if its process has not exited after grace_ms, end it
+ * the way pg_terminate_backend does (SIGTERM, through the postmaster's
+ * TerminateBackgroundWorker).  Never SIGKILL: a killed backend makes the
+ * postmaster restart every backend.  A worker that already ended keeps its
+ * state.
+ *
+ * The queue is detached right after the cancel is sent, before the worker
+ * can see it: a worker blocked on a full queue is woken with the cancel
+ * already pending, and no worker waits for room to send the error it ends
+ * with.
+ */
+void
+pgbg_cancel_record_grace(pg_background_record *record, int grace_ms)
+{
+	pid_t		pid;
+
 	refresh_record(record);
 	if (record->state != PGBG_STATE_RUNNING)
 		return;
 
-	TerminateBackgroundWorker(record->handle);
+	/* The handle's process ID is checked first: it may not be reused yet */
+	if (GetBackgroundWorkerPid(record->handle, &pid) == BGWH_STARTED &&
+		pid == record->pid)
+		(void) kill(pid, SIGINT);
 	set_state(record, PGBG_STATE_CANCELED, NULL);
 	if (record->entry != NULL)
-		pgbg_forget_worker(record->entry, false);
+		pgbg_forget_worker(record->entry, false, PGBG_CONSUMED_CANCELED);
+
+	PG_TRY();
+	{
+		if (!pgbg_wait_record(record, Min(grace_ms, PG_BACKGROUND_MAX_GRACE_MS)))
+			TerminateBackgroundWorker(record->handle);
+	}
+	PG_CATCH();
+	{
+		/* Our own wait was interrupted: the worker gets no more grace */
+		TerminateBackgroundWorker(record->handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -324,14 +379,14 @@ pgbg_records(void)
  */
 void
 pgbg_stats(int64 *launched, int64 *completed, int64 *failed,
-		   int64 *canceled, int64 *active, double *avg_ms)
+		   int64 *canceled, int32 *active, double *avg_ms)
 {
 	pgbg_refresh_records();
 	*launched = n_launched;
 	*completed = n_completed;
 	*failed = n_failed;
 	*canceled = n_canceled;
-	*active = n_launched - n_completed - n_failed - n_canceled;
+	*active = (int32) (n_launched - n_completed - n_failed - n_canceled);
 	*avg_ms = run_ms_count > 0 ? run_ms_sum / run_ms_count : -1;
 }
 
@@ -400,6 +455,8 @@ evict_record(void)
 			pfree(record->sql_preview);
 			if (record->last_error != NULL)
 				pfree(record->last_error);
+			if (record->progress.msg != NULL)
+				pfree(record->progress.msg);
 			pfree(record);
 			return;
 		}
@@ -437,7 +494,7 @@ refresh_record(pg_background_record *record)
 	/* Nothing more will come from a submitted worker that ended */
 	if (record->discard && record->entry != NULL &&
 		record->state != PGBG_STATE_RUNNING && !record->entry->reading)
-		pgbg_forget_worker(record->entry, true);
+		pgbg_forget_worker(record->entry, true, PGBG_CONSUMED_NOT);
 }
 
 /*

@@ -908,7 +908,7 @@ release_worker(pgbg_result_state *state, bool finished)
 
 	worker = pgbg_find_worker(state->pid);
 	if (worker != NULL && worker == state->worker && worker->reading)
-		pgbg_forget_worker(worker, finished);
+		pgbg_forget_worker(worker, finished, PGBG_CONSUMED_READ);
 }
 
 /*

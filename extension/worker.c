@@ -112,6 +112,7 @@ pg_background_worker_main(Datum main_arg)
 	shm_mq_set_sender(mq, MyProc);
 	mqh = shm_mq_attach(mq, seg, NULL);
 	pgbg_redirect_output(seg, mqh, fixed);
+	pgbg_progress_serve(fixed);
 
 	/* Connect to the caller's database as the authenticated user */
 	BackgroundWorkerInitializeConnectionByOid(fixed->database_id,

@@ -71,7 +71,7 @@ SELECT pgbg_wait_until('SELECT count(*) = 1 FROM pgbg_t WHERE id = 11');
 -- ... even when its output did not fit the queue
 SELECT pg_background_launch(
     $$SELECT g FROM generate_series(1, 100000) g;
-      INSERT INTO pgbg_t VALUES (12, 'big output, detached')$$, 1024) AS pid \gset
+      INSERT INTO pgbg_t VALUES (12, 'big output, detached')$$, 4096) AS pid \gset
 SELECT pgbg_wait_event(:pid, 'MessageQueueSend');
 SELECT pg_background_detach(:pid);
 SELECT pgbg_wait_until('SELECT count(*) = 1 FROM pgbg_t WHERE id = 12');

@@ -5,11 +5,11 @@
 \set SHOW_CONTEXT never
 
 -- queue_size out of range fails at once, before a worker is started
-SELECT pg_background_launch('SELECT 1', 63);
+SELECT pg_background_launch('SELECT 1', 4095);
 SELECT pg_background_launch('SELECT 1', 256 * 1024 * 1024 + 1);
 SELECT pgbg_try($$SELECT pg_background_launch('SELECT 1', -1)$$);
 -- the smallest queue works
-SELECT * FROM pg_background_result(pg_background_launch('SELECT 42', 64)) AS (x int);
+SELECT * FROM pg_background_result(pg_background_launch('SELECT 42', 4096)) AS (x int);
 -- NULL arguments give NULL (the functions are strict)
 SELECT pg_background_launch(NULL) IS NULL AS launch_null,
        pg_background_launch('SELECT 1', NULL) IS NULL AS size_null;

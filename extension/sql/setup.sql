@@ -20,6 +20,19 @@ SELECT count(*) FROM pg_roles WHERE rolname = 'pgbackground_role';
 CREATE EXTENSION pg_background;
 SELECT count(*) FROM pg_roles WHERE rolname = 'pgbackground_role';
 
+-- The session's workers: pg_background_list_v2 with its column definition
+-- list (a function, not a view, so that DROP EXTENSION does not need it gone)
+CREATE FUNCTION pgbg_workers()
+RETURNS TABLE (pid int4, cookie int8, launched_at timestamptz, user_id oid,
+               queue_size int4, state text, sql_preview text, last_error text,
+               consumed bool)
+LANGUAGE sql AS $$
+SELECT * FROM pg_background_list_v2()
+    AS (pid int4, cookie int8, launched_at timestamptz, user_id oid,
+        queue_size int4, state text, sql_preview text, last_error text,
+        consumed bool)
+$$;
+
 -- Wait (at most timeout seconds) until a query returns true
 CREATE FUNCTION pgbg_wait_until(cond text, timeout float8 DEFAULT 60)
 RETURNS boolean

@@ -92,7 +92,7 @@ SELECT * FROM pgbg_stress2(300);
 -- The state of every worker of the second interface is what its kind says
 SELECT e.kind, l.state, l.consumed, l.last_error, count(*) > 0 AS some
 FROM pgbg_stress2_expect e
-JOIN pg_background_list_v2() l ON l.pid = e.pid AND l.cookie = e.cookie
+JOIN pgbg_workers() l ON l.pid = e.pid AND l.cookie = e.cookie
 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 -- Detached and submitted workers committed their rows, cancelled ones ran
 -- nothing
@@ -109,6 +109,6 @@ SELECT workers_launched = (SELECT count(*) FROM pgbg_stress2_expect) AS all_coun
 FROM pg_background_stats_v2();
 SELECT count(*) = (SELECT count(*) FROM pgbg_stress2_expect) AS all_listed,
        bool_and(state <> 'running') AS none_running
-FROM pg_background_list_v2();
+FROM pgbg_workers();
 SELECT pgbg_dsm_mappings() = :maps_before AS no_segment_leaked;
 SELECT pgbg_capacity_ok();

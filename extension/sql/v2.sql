@@ -26,14 +26,14 @@ $$;
 CREATE VIEW pgbg_list AS
 SELECT user_id::regrole AS usr, queue_size, state, sql_preview, last_error,
        consumed
-FROM pg_background_list_v2();
+FROM pgbg_workers();
 
 CREATE TABLE pgbg_v2 (x text);
 
 -- Nothing launched yet
-SELECT * FROM pg_background_list_v2();
+SELECT * FROM pgbg_workers();
 SELECT workers_launched, workers_completed, workers_failed, workers_canceled,
-       workers_active, avg_run_time_ms, max_workers
+       workers_active, avg_execution_ms, max_workers
 FROM pg_background_stats_v2();
 
 -- launch_v2 returns a handle; result_v2 reads the rows, once
@@ -59,14 +59,14 @@ SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_launch_v2('SELECT 1 / 0') AS h) s \gset
 SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result_v2(%s, %s) AS (x int)',
                           :pid, :cookie));
-SELECT state, last_error, consumed FROM pg_background_list_v2()
+SELECT state, last_error, consumed FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 
 -- The error is known before the results are read, once the worker is gone
 SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_launch_v2('SELECT * FROM pgbg_no_such_table') AS h) s \gset
 SELECT pg_background_wait_v2(:pid, :cookie);
-SELECT state, last_error, consumed FROM pg_background_list_v2()
+SELECT state, last_error, consumed FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result_v2(%s, %s) AS (x int)',
                           :pid, :cookie));
@@ -75,23 +75,23 @@ SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result_v2(%s, %s) AS (x i
 SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_submit_v2(
           $$INSERT INTO pgbg_v2 VALUES ('submitted'); SELECT g FROM generate_series(1, 100000) g$$,
-          64) AS h) s \gset
+          4096) AS h) s \gset
 SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result_v2(%s, %s) AS (x int)',
                           :pid, :cookie));
 SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result(%s) AS (x int)', :pid));
 -- It never waits for a reader, even with a tiny queue
 SELECT pg_background_wait_v2(:pid, :cookie);
-SELECT state, last_error, consumed FROM pg_background_list_v2()
+SELECT state, last_error, consumed FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 SELECT * FROM pgbg_v2 ORDER BY x;
 -- A submitted error is kept too
 SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_submit_v2($$SELECT 'x'::int$$) AS h) s \gset
 SELECT pg_background_wait_v2(:pid, :cookie);
-SELECT state, last_error, consumed FROM pg_background_list_v2()
+SELECT state, last_error, consumed FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 
--- detach_v2: the worker keeps running and commits; a second detach is 42704
+-- detach_v2: the worker keeps running and commits; a second detach does nothing
 SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_launch_v2(
           $$SELECT pg_sleep(0.2); INSERT INTO pgbg_v2 VALUES ('detached')$$) AS h) s \gset
@@ -100,7 +100,7 @@ SELECT pgbg_try_v2(format('SELECT pg_background_detach_v2(%s, %s)', :pid, :cooki
 SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result_v2(%s, %s) AS (x int)',
                           :pid, :cookie));
 SELECT pg_background_wait_v2(:pid, :cookie);
-SELECT state, last_error, consumed FROM pg_background_list_v2()
+SELECT state, last_error, consumed FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 SELECT count(*) FROM pgbg_v2 WHERE x = 'detached';
 
@@ -113,12 +113,12 @@ SELECT pg_background_wait_v2_timeout(:pid, :cookie, 0);
 SELECT pg_background_wait_v2_timeout(:pid, :cookie, 50);
 SELECT pgbg_try_v2(format('SELECT pg_background_wait_v2_timeout(%s, %s, -1)',
                           :pid, :cookie));
-SELECT state FROM pg_background_list_v2() WHERE pid = :pid AND cookie = :cookie;
+SELECT state FROM pgbg_workers() WHERE pid = :pid AND cookie = :cookie;
 
 -- cancel_v2: the worker stops, its transaction rolls back
 SELECT pg_background_cancel_v2(:pid, :cookie);
 SELECT pg_background_wait_v2_timeout(:pid, :cookie, 60000);
-SELECT state, consumed FROM pg_background_list_v2()
+SELECT state, consumed FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 SELECT count(*) FROM pgbg_v2 WHERE x = 'canceled';
 SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result_v2(%s, %s) AS (x int)',
@@ -129,12 +129,12 @@ SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_launch_v2('SELECT 1') AS h) s \gset
 SELECT pg_background_wait_v2(:pid, :cookie);
 SELECT pg_background_cancel_v2(:pid, :cookie);
-SELECT state, consumed FROM pg_background_list_v2()
+SELECT state, consumed FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 -- ... and its results can still be read
 SELECT * FROM pg_background_result_v2(:pid, :cookie) AS (x int);
 
--- A stale cookie is 55000 with a hint; an unknown PID is 42704
+-- A wrong cookie is 55000 with a hint; an unknown PID is 42704
 SELECT pgbg_try_v2(format('SELECT pg_background_wait_v2(%s, %s)', :pid, :cookie + 1));
 SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result_v2(%s, %s) AS (x int)',
                           :pid, :cookie + 1));
@@ -146,25 +146,25 @@ SELECT pgbg_try_v2('SELECT pg_background_cancel_v2(0, 1)');
 
 -- queue_size: 0 is pg_background.default_queue_size, else checked as in v1
 SELECT (h).pid AS pid, (h).cookie AS cookie
-FROM (SELECT pg_background_launch_v2('SELECT 1', 1000) AS h) s \gset
+FROM (SELECT pg_background_launch_v2('SELECT 1', 5000) AS h) s \gset
 SELECT * FROM pg_background_result_v2(:pid, :cookie) AS (x int);
-SET pg_background.default_queue_size = '2kB';
+SET pg_background.default_queue_size = '8kB';
 SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_launch_v2('SELECT 2') AS h) s \gset
 SELECT * FROM pg_background_result_v2(:pid, :cookie) AS (x int);
-SELECT queue_size FROM pg_background_list_v2() WHERE pid = :pid AND cookie = :cookie;
+SELECT queue_size FROM pgbg_workers() WHERE pid = :pid AND cookie = :cookie;
 RESET pg_background.default_queue_size;
 SHOW pg_background.default_queue_size;
 SELECT pgbg_try_v2('SET pg_background.default_queue_size = 10');
 SELECT pgbg_try_v2($$SELECT pg_background_launch_v2('SELECT 1', 10)$$);
 SELECT pgbg_try_v2($$SELECT pg_background_submit_v2('SELECT 1', -1)$$);
 
--- sql_preview keeps the first 64 characters
+-- sql_preview keeps the first 120 characters
 SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_launch_v2(
-          'SELECT ' || repeat('1 + ', 30) || '1') AS h) s \gset
+          'SELECT ' || repeat('1 + ', 40) || '1') AS h) s \gset
 SELECT * FROM pg_background_result_v2(:pid, :cookie) AS (x int);
-SELECT length(sql_preview), sql_preview FROM pg_background_list_v2()
+SELECT length(sql_preview), sql_preview FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 
 -- pg_background.max_workers: running workers per session, 54000 beyond
@@ -197,12 +197,12 @@ FROM (SELECT pg_background_launch_v2(
           $$INSERT INTO pgbg_v2 VALUES ('timed out'); SELECT 'x' FROM pg_sleep(60)$$) AS h) s \gset
 SELECT pgbg_try_v2(format('SELECT * FROM pg_background_result_v2(%s, %s) AS (x text)',
                           :pid, :cookie));
-SELECT state, last_error FROM pg_background_list_v2()
+SELECT state, last_error FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 SELECT (h).pid AS pid, (h).cookie AS cookie
 FROM (SELECT pg_background_submit_v2('SELECT pg_sleep(60)') AS h) s \gset
 SELECT pg_background_wait_v2_timeout(:pid, :cookie, 60000);
-SELECT state, last_error FROM pg_background_list_v2()
+SELECT state, last_error FROM pgbg_workers()
 WHERE pid = :pid AND cookie = :cookie;
 -- ... and one that is quick enough is not (it applies to the first
 -- interface too)
@@ -215,7 +215,7 @@ SELECT count(*) FROM pgbg_v2 WHERE x = 'timed out';
 SELECT pgbg_wait_idle();
 SELECT * FROM pgbg_list;
 SELECT workers_launched, workers_completed, workers_failed, workers_canceled,
-       workers_active, avg_run_time_ms > 0 AS avg_known, max_workers
+       workers_active, avg_execution_ms > 0 AS avg_known, max_workers
 FROM pg_background_stats_v2();
 
 -- Without pgbackground_role: permission denied
