@@ -104,10 +104,14 @@ BEGIN
 		SELECT d.classid, d.objid
 		FROM pg_catalog.pg_depend d
 		JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+		LEFT JOIN pg_catalog.pg_type t
+			   ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = d.objid
 		WHERE e.extname = 'pg_background' AND d.deptype = 'e'
 		  AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
 		  AND d.classid IN ('pg_catalog.pg_proc'::pg_catalog.regclass,
 							'pg_catalog.pg_type'::pg_catalog.regclass)
+		  -- array types (members since PostgreSQL 17) follow their element type
+		  AND t.typcategory IS DISTINCT FROM 'A'
 	LOOP
 		IF member.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
 			EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC',

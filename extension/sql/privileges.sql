@@ -16,7 +16,11 @@ SELECT pg_describe_object(d.classid, d.objid, 0) AS object,
 FROM pg_depend d
 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_background')
-  AND d.classid IN ('pg_proc'::regclass, 'pg_type'::regclass);
+  AND d.classid IN ('pg_proc'::regclass, 'pg_type'::regclass)
+  -- array types (members since PostgreSQL 17) follow their element type
+  AND NOT EXISTS (SELECT 1 FROM pg_type t
+                  WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                    AND t.typcategory = 'A');
 SELECT * FROM pgbg_members ORDER BY object;
 
 -- The managing functions run as the owner, with a fixed search_path

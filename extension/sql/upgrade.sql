@@ -46,7 +46,8 @@ FROM pg_depend d
 LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
 LEFT JOIN pg_type t ON d.classid = 'pg_type'::regclass AND t.oid = d.objid
 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_background');
+  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_background')
+  AND t.typcategory IS DISTINCT FROM 'A';
 DROP EXTENSION pg_background;
 CREATE EXTENSION pg_background VERSION '1.1';
 SELECT pg_get_function_arguments('pg_background_list_v2()'::regprocedure) AS list_1_1;
@@ -63,7 +64,8 @@ SELECT 'fresh only' AS side, * FROM (
     LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
     LEFT JOIN pg_type t ON d.classid = 'pg_type'::regclass AND t.oid = d.objid
     WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-      AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_background')) s;
+      AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_background')
+      AND t.typcategory IS DISTINCT FROM 'A') s;
 SELECT count(*) AS objects FROM pgbg_fresh;
 SELECT count(*) FROM pgbg_workers();
 SELECT pgbg_wait_idle();

@@ -188,6 +188,27 @@ SELECT pgbg_try_v2($$SELECT r.* FROM pg_background_launch_v2('SELECT pg_backgrou
 SELECT pgbg_try_v2('SELECT pg_background_progress(50)');
 SELECT pgbg_try_v2('SELECT pg_background_get_progress_v2(0, 1)');
 
+-- The settings: defaults, bounds, and any user may set them
+SELECT name, setting, unit, min_val, max_val, context
+FROM pg_settings WHERE name LIKE 'pg\_background.%' ORDER BY name;
+CREATE ROLE regress_pgbg_anyone NOLOGIN;
+SET ROLE regress_pgbg_anyone;
+SET pg_background.max_workers = 1000;
+SET pg_background.default_queue_size = '4kB';
+SET pg_background.worker_timeout = '1min';
+SELECT current_setting('pg_background.max_workers') AS max_workers,
+       current_setting('pg_background.default_queue_size') AS queue,
+       current_setting('pg_background.worker_timeout') AS timeout;
+SELECT pgbg_try_v2('SET pg_background.max_workers = 1001');
+SELECT pgbg_try_v2($$SET pg_background.default_queue_size = '4095B'$$);
+SELECT pgbg_try_v2($$SET pg_background.default_queue_size = '257MB'$$);
+SELECT pgbg_try_v2('SET pg_background.worker_timeout = -1');
+RESET ROLE;
+RESET pg_background.max_workers;
+RESET pg_background.default_queue_size;
+RESET pg_background.worker_timeout;
+DROP ROLE regress_pgbg_anyone;
+
 -- No call above made the postmaster restart the backends
 SELECT pg_postmaster_start_time() = :'postmaster_started'::timestamptz AS no_restart;
 SELECT pgbg_wait_idle();
