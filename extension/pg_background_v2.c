@@ -39,6 +39,7 @@ PG_FUNCTION_INFO_V1(pg_background_stats_v2);
 
 static Datum launch_v2(FunctionCallInfo fcinfo, bool discard);
 static pg_background_record *handle_arg(FunctionCallInfo fcinfo);
+static int32 milliseconds_arg(FunctionCallInfo fcinfo, const char *what);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo);
 static void error_consumed(pg_background_record *record) pg_attribute_noreturn();
 static void check_list_columns(TupleDesc tupdesc);
@@ -132,14 +133,8 @@ Datum
 pg_background_cancel_v2_grace(PG_FUNCTION_ARGS)
 {
 	pg_background_record *record = handle_arg(fcinfo);
-	int32		grace_ms = PG_GETARG_INT32(2);
 
-	if (grace_ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("grace period must not be negative")));
-
-	pgbg_cancel_record_grace(record, grace_ms);
+	pgbg_cancel_record_grace(record, milliseconds_arg(fcinfo, "grace period"));
 	PG_RETURN_VOID();
 }
 
@@ -165,14 +160,8 @@ Datum
 pg_background_wait_v2_timeout(PG_FUNCTION_ARGS)
 {
 	pg_background_record *record = handle_arg(fcinfo);
-	int32		timeout_ms = PG_GETARG_INT32(2);
 
-	if (timeout_ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout must not be negative")));
-
-	PG_RETURN_BOOL(pgbg_wait_record(record, timeout_ms));
+	PG_RETURN_BOOL(pgbg_wait_record(record, milliseconds_arg(fcinfo, "timeout")));
 }
 
 /*
@@ -303,6 +292,23 @@ static pg_background_record *
 handle_arg(FunctionCallInfo fcinfo)
 {
 	return pgbg_lookup_handle(PG_GETARG_INT32(0), PG_GETARG_INT64(1));
+}
+
+/*
+ * milliseconds_arg
+ *
+ * The third argument, a number of milliseconds that must not be negative.
+ */
+static int32
+milliseconds_arg(FunctionCallInfo fcinfo, const char *what)
+{
+	int32		ms = PG_GETARG_INT32(2);
+
+	if (ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", what)));
+	return ms;
 }
 
 /*
