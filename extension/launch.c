@@ -36,6 +36,7 @@ uint64		pgbg_worker_table_changes = 0;
 static bool callbacks_registered = false;
 
 static void ensure_worker_table(void);
+static void check_held(int32 queue_size);
 static dsm_segment *setup_segment(const char *sql, Size sql_len,
 								  int32 queue_size, bool discard, shm_mq **mq,
 								  pg_background_fixed **fixed,
@@ -90,6 +91,7 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 
 	ensure_worker_table();
 	pgbg_refresh_records();
+	check_held(queue_size);
 
 	/* Build the segment the worker will read its instructions from */
 	seg = setup_segment(sql, sql_len, queue_size, discard, &mq, &fixed,
@@ -176,10 +178,12 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 	entry = hash_search(worker_table, &pid, HASH_ENTER, &found);
 	if (found)
 	{
-		ereport(WARNING,
-				(errmsg("discarding the unread results of an earlier background worker with PID %d",
-						pid)));
-		shm_mq_detach(entry->mqh);
+		if (!entry->queue_detached && !entry->record->discard)
+			ereport(WARNING,
+					(errmsg("discarding the unread results of an earlier background worker with PID %d",
+							pid)));
+		if (!entry->queue_detached)
+			shm_mq_detach(entry->mqh);
 		pgbg_record_released(entry->record, true, PGBG_CONSUMED_DETACHED);
 		entry->record->entry = NULL;
 		pgbg_worker_table_changes++;
@@ -191,6 +195,7 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 	entry->fixed = fixed;
 	entry->sql = sql_copy;
 	entry->reading = false;
+	entry->queue_detached = false;
 	entry->reading_subid = InvalidSubTransactionId;
 	entry->record = record;
 	record->entry = entry;
@@ -204,15 +209,74 @@ pgbg_launch(const char *sql, Size sql_len, int32 queue_size, bool discard)
 /*
  * pgbg_find_worker
  *
- * Look up one of this session's workers; NULL if the process ID is not one.
+ * The table entry of a worker of this session whose results can still be
+ * read, or NULL.
  */
 pg_background_worker *
 pgbg_find_worker(int32 pid)
 {
+	pg_background_worker *worker;
+
 	if (worker_table == NULL)
 		return NULL;
-	return (pg_background_worker *) hash_search(worker_table, &pid,
-												HASH_FIND, NULL);
+	worker = hash_search(worker_table, &pid, HASH_FIND, NULL);
+	if (worker == NULL || worker->queue_detached)
+		return NULL;
+	return worker;
+}
+
+/*
+ * pgbg_results_readable
+ *
+ * Whether the worker's results can still be read.
+ */
+bool
+pgbg_results_readable(pg_background_record *record)
+{
+	return record->entry != NULL && !record->entry->queue_detached &&
+		!record->discard;
+}
+
+/*
+ * pgbg_detach_worker
+ *
+ * Stop listening to a worker (detach, cancel): detach from its queue, so
+ * that its sends fail and it never waits for us, but keep its segment, and
+ * with it how the worker ends, until it has ended (pgbg_refresh_records
+ * lets go then).  Not while its results are being read: the reader is
+ * working in the segment (a domain's check of a column can call us).
+ */
+void
+pgbg_detach_worker(pg_background_worker *worker, pgbg_consumed_by how)
+{
+	if (worker->reading)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("the results of background worker with PID %d are being read",
+						worker->pid),
+				 errhint("Detach or cancel it once the query that reads its results has ended.")));
+	if (worker->queue_detached)
+		return;
+
+	shm_mq_detach(worker->mqh);
+	worker->queue_detached = true;
+	if (worker->record->consumed_by == PGBG_CONSUMED_NOT)
+		worker->record->consumed_by = how;
+}
+
+/*
+ * pgbg_stop_reading
+ *
+ * A reading ended before the worker's last message (an error, a cancel, an
+ * abort): nothing more can be read, the worker goes on to its commit, and
+ * its segment stays until it has ended, as after a detach.
+ */
+void
+pgbg_stop_reading(pg_background_worker *worker)
+{
+	worker->reading = false;
+	pgbg_detach_worker(worker, PGBG_CONSUMED_READ);
+	pgbg_worker_table_changes++;
 }
 
 /*
@@ -231,7 +295,8 @@ pgbg_forget_worker(pg_background_worker *worker, bool finished,
 	int32		pid = worker->pid;
 
 	/* Detach the queue first: that wakes a worker blocked on a full queue */
-	shm_mq_detach(worker->mqh);
+	if (!worker->queue_detached)
+		shm_mq_detach(worker->mqh);
 	pgbg_record_released(worker->record, finished, how);
 	worker->record->entry = NULL;
 	dsm_detach(worker->seg);
@@ -253,6 +318,37 @@ pgbg_error_not_attached(int32 pid)
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("PID %d is not attached to this session", pid)));
 	pg_unreachable();
+}
+
+/*
+ * check_held
+ *
+ * The segments this session holds, one more of queue_size included, must
+ * stay within PG_BACKGROUND_MAX_HELD and PG_BACKGROUND_MAX_HELD_BYTES.
+ */
+static void
+check_held(int32 queue_size)
+{
+	HASH_SEQ_STATUS status;
+	pg_background_worker *worker;
+	long		held = 0;
+	int64		bytes = queue_size;
+
+	hash_seq_init(&status, worker_table);
+	while ((worker = hash_seq_search(&status)) != NULL)
+	{
+		held++;
+		bytes += worker->fixed->queue_size;
+	}
+
+	if (held >= PG_BACKGROUND_MAX_HELD || bytes > PG_BACKGROUND_MAX_HELD_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many background worker results held by this session"),
+				 errdetail("This session holds the queues of %ld background workers, " INT64_FORMAT " bytes with this launch; at most %d workers and " INT64_FORMAT " bytes are allowed.",
+						   held, bytes, PG_BACKGROUND_MAX_HELD,
+						   PG_BACKGROUND_MAX_HELD_BYTES),
+				 errhint("Read or detach the results of earlier workers, or use pg_background_submit_v2 when the results are not needed.")));
 }
 
 /*
@@ -381,7 +477,7 @@ pgbg_xact_callback(XactEvent event, void *arg)
 	while ((worker = hash_seq_search(&status)) != NULL)
 	{
 		if (worker->reading)
-			pgbg_forget_worker(worker, false, PGBG_CONSUMED_READ);
+			pgbg_stop_reading(worker);
 	}
 }
 
@@ -409,7 +505,7 @@ pgbg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (!worker->reading || worker->reading_subid != mySubid)
 			continue;
 		if (event == SUBXACT_EVENT_ABORT_SUB)
-			pgbg_forget_worker(worker, false, PGBG_CONSUMED_READ);
+			pgbg_stop_reading(worker);
 		else
 			worker->reading_subid = parentSubid;
 	}

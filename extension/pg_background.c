@@ -189,7 +189,7 @@ pg_background_detach(PG_FUNCTION_ARGS)
 	if (worker == NULL)
 		pgbg_error_not_attached(pid);
 
-	pgbg_forget_worker(worker, false, PGBG_CONSUMED_DETACHED);
+	pgbg_detach_worker(worker, PGBG_CONSUMED_DETACHED);
 
 	PG_RETURN_VOID();
 }

@@ -65,6 +65,15 @@
 #define PG_BACKGROUND_MAX_MAX_WORKERS		1000
 #define PG_BACKGROUND_DEFAULT_QUEUE_SIZE	65536
 
+/*
+ * How many workers' segments a session may hold (running, unread, or
+ * detached and not yet ended), and their queues' bytes at most: unread
+ * results would otherwise pin shared memory, and the cluster's segment
+ * slots, without limit.
+ */
+#define PG_BACKGROUND_MAX_HELD			64
+#define PG_BACKGROUND_MAX_HELD_BYTES	((int64) 1024 * 1024 * 1024)
+
 /* The longest grace pg_background_cancel_v2_grace gives a worker: 1 hour. */
 #define PG_BACKGROUND_MAX_GRACE_MS		(60 * 60 * 1000)
 
@@ -197,6 +206,7 @@ typedef struct pg_background_record
 	pgbg_progress progress;		/* its last progress report that we saw */
 	bool		finished;		/* its final message has been read */
 	bool		gone;			/* the postmaster reported it stopped */
+	bool		cancel_requested;	/* cancel_v2 sent it a cancel */
 	BackgroundWorkerHandle *handle; /* to ask the postmaster about it */
 	pg_background_worker *entry;	/* its worker table entry, or NULL */
 } pg_background_record;
@@ -214,6 +224,9 @@ struct pg_background_worker
 	pg_background_record *record;	/* what the session remembers of it */
 	const char *sql;			/* the SQL text, in the segment */
 	bool		reading;		/* pg_background_result is consuming it */
+	bool		queue_detached; /* detached or canceled: nothing more is
+								 * read, the segment is kept until the
+								 * worker has ended, to learn how */
 	SubTransactionId reading_subid; /* subtransaction that started reading */
 };
 
@@ -233,6 +246,10 @@ extern PGDLLIMPORT uint64 pgbg_worker_table_changes;
 extern pg_background_record *pgbg_launch(const char *sql, Size sql_len,
 										 int32 queue_size, bool discard);
 extern pg_background_worker *pgbg_find_worker(int32 pid);
+extern bool pgbg_results_readable(pg_background_record *record);
+extern void pgbg_detach_worker(pg_background_worker *worker,
+							   pgbg_consumed_by how);
+extern void pgbg_stop_reading(pg_background_worker *worker);
 extern void pgbg_forget_worker(pg_background_worker *worker, bool finished,
 							   pgbg_consumed_by how);
 extern void pgbg_error_not_attached(int32 pid) pg_attribute_noreturn();
@@ -258,6 +275,7 @@ extern void pgbg_stats(int64 *launched, int64 *completed, int64 *failed,
 extern const char *pgbg_state_name(pgbg_state state);
 
 /* result.c */
+extern TupleDesc pgbg_record_set_call(FunctionCallInfo fcinfo);
 extern void pgbg_result_materialize(FunctionCallInfo fcinfo, int32 pid);
 extern void pgbg_error_discarded(int32 pid) pg_attribute_noreturn();
 extern pgbg_result_state *pgbg_result_begin(int32 pid, TupleDesc tupdesc,

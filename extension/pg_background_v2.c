@@ -83,7 +83,7 @@ pg_background_result_v2(PG_FUNCTION_ARGS)
 
 	if (record->discard)
 		pgbg_error_discarded(record->pid);
-	if (record->entry == NULL)
+	if (!pgbg_results_readable(record))
 		error_consumed(record);
 
 	pgbg_result_materialize(fcinfo, record->pid);
@@ -103,8 +103,8 @@ pg_background_detach_v2(PG_FUNCTION_ARGS)
 {
 	pg_background_record *record = handle_arg(fcinfo);
 
-	if (record->entry != NULL)
-		pgbg_forget_worker(record->entry, false, PGBG_CONSUMED_DETACHED);
+	if (pgbg_results_readable(record))
+		pgbg_detach_worker(record->entry, PGBG_CONSUMED_DETACHED);
 
 	PG_RETURN_VOID();
 }
@@ -179,15 +179,11 @@ pg_background_list_v2(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	ListCell   *lc;
 
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		(rsinfo->allowedModes & SFRM_Materialize) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
+	tupdesc = pgbg_record_set_call(fcinfo);
+	check_list_columns(tupdesc);
 
 	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = result_tupdesc(fcinfo);
-	check_list_columns(tupdesc);
+	tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
 	tupstore = tuplestore_begin_heap(false, false, work_mem);
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = tupstore;
@@ -212,7 +208,7 @@ pg_background_list_v2(PG_FUNCTION_ARGS)
 			values[7] = CStringGetTextDatum(record->last_error);
 		else
 			nulls[7] = true;
-		values[8] = BoolGetDatum(record->discard || record->entry == NULL);
+		values[8] = BoolGetDatum(!pgbg_results_readable(record));
 		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
 	}
 

@@ -118,7 +118,7 @@ pgbg_record_released(pg_background_record *record, bool finished,
  *
  * Bring every record up to date: ask the postmaster about workers not
  * known to be gone, read the end of those whose segment we hold, and let
- * go of the segments of submitted workers that have ended.
+ * go of the segments of submitted and detached workers that have ended.
  */
 void
 pgbg_refresh_records(void)
@@ -129,7 +129,8 @@ pgbg_refresh_records(void)
 	{
 		pg_background_record *record = lfirst(lc);
 
-		if (!record->gone || record->state == PGBG_STATE_RUNNING)
+		if (!record->gone || record->state == PGBG_STATE_RUNNING ||
+			record->entry != NULL)
 			refresh_record(record);
 	}
 }
@@ -163,7 +164,7 @@ pgbg_lookup_handle(int32 pid, int64 cookie)
 
 	/* Only the latest worker with that process ID can still be running */
 	refresh_record(latest);
-	if (latest->gone)
+	if (latest->gone || latest->state != PGBG_STATE_RUNNING)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cookie " INT64_FORMAT " does not match the background worker with PID %d",
@@ -230,7 +231,9 @@ pgbg_cancel_record(pg_background_record *record)
  * The queue is detached right after the cancel is sent, before the worker
  * can see it: a worker blocked on a full queue is woken with the cancel
  * already pending, and no worker waits for room to send the error it ends
- * with.
+ * with.  The segment stays until the worker has ended, so its state says
+ * what became of it: canceled, or stopped if it caught the cancel and
+ * committed within the grace period.
  */
 void
 pgbg_cancel_record_grace(pg_background_record *record, int grace_ms)
@@ -240,14 +243,18 @@ pgbg_cancel_record_grace(pg_background_record *record, int grace_ms)
 	refresh_record(record);
 	if (record->state != PGBG_STATE_RUNNING)
 		return;
+	if (record->entry != NULL && record->entry->reading)
+		pgbg_detach_worker(record->entry, PGBG_CONSUMED_CANCELED);	/* fails */
 
 	/* The handle's process ID is checked first: it may not be reused yet */
 	if (GetBackgroundWorkerPid(record->handle, &pid) == BGWH_STARTED &&
 		pid == record->pid)
 		(void) kill(pid, SIGINT);
-	set_state(record, PGBG_STATE_CANCELED, NULL);
+	record->cancel_requested = true;
 	if (record->entry != NULL)
-		pgbg_forget_worker(record->entry, false, PGBG_CONSUMED_CANCELED);
+		pgbg_detach_worker(record->entry, PGBG_CONSUMED_CANCELED);
+	else if (record->consumed_by == PGBG_CONSUMED_NOT)
+		record->consumed_by = PGBG_CONSUMED_CANCELED;
 
 	PG_TRY();
 	{
@@ -261,6 +268,9 @@ pgbg_cancel_record_grace(pg_background_record *record, int grace_ms)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+
+	/* Ended by us, or still ending: canceled (a later look changes nothing) */
+	set_state(record, PGBG_STATE_CANCELED, NULL);
 }
 
 /*
@@ -484,16 +494,19 @@ refresh_record(pg_background_record *record)
 
 	if (record->state == PGBG_STATE_RUNNING && record->gone)
 	{
-		if (record->entry != NULL)
+		if (record->cancel_requested)
+			set_state(record, PGBG_STATE_CANCELED, NULL);
+		else if (record->entry != NULL)
 			set_state(record, PGBG_STATE_ERROR,
 					  "background worker exited without reporting its end");
 		else
-			set_state(record, PGBG_STATE_STOPPED, NULL);	/* detached */
+			set_state(record, PGBG_STATE_STOPPED, NULL);	/* end not known */
 	}
 
-	/* Nothing more will come from a submitted worker that ended */
-	if (record->discard && record->entry != NULL &&
-		record->state != PGBG_STATE_RUNNING && !record->entry->reading)
+	/* Nothing more will come from a submitted or detached worker that ended */
+	if (record->entry != NULL && record->state != PGBG_STATE_RUNNING &&
+		(record->discard || record->entry->queue_detached) &&
+		!record->entry->reading)
 		pgbg_forget_worker(record->entry, true, PGBG_CONSUMED_NOT);
 }
 
@@ -518,6 +531,8 @@ settle_from_segment(pg_background_record *record, pg_background_fixed *fixed)
 	record->run_ms = (double) (fixed->finished_at - record->launched_at) / 1000.0;
 	if (outcome == PGBG_OUTCOME_DONE)
 		set_state(record, PGBG_STATE_STOPPED, NULL);
+	else if (record->cancel_requested)
+		set_state(record, PGBG_STATE_CANCELED, NULL);	/* our cancel's error */
 	else
 		set_state(record, PGBG_STATE_ERROR, fixed->last_error);
 	return true;

@@ -140,17 +140,7 @@ pgbg_result_materialize(FunctionCallInfo fcinfo, int32 pid)
 	TupleDesc	tupdesc;
 
 	/* Check the call before consuming anything */
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("function returning record called in context that cannot accept type record"),
-				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		(rsinfo->allowedModes & SFRM_Materialize) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set"),
-				 errhint("Call pg_background_result in the FROM clause with a column definition list.")));
+	tupdesc = pgbg_record_set_call(fcinfo);
 
 	/* The tuplestore and its descriptor live as long as the query */
 	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
@@ -184,6 +174,34 @@ pgbg_error_discarded(int32 pid)
 			 errdetail("It was started by pg_background_submit_v2."),
 			 errhint("Start it with pg_background_launch_v2 to read its results.")));
 	pg_unreachable();
+}
+
+/*
+ * pgbg_record_set_call
+ *
+ * A function returning SETOF record must be called in FROM with a column
+ * definition list: its row type, or an error that names the function.
+ */
+TupleDesc
+pgbg_record_set_call(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record"),
+				 errhint("Call %s in the FROM clause with a column definition list.",
+						 get_func_name(fcinfo->flinfo->fn_oid))));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set"),
+				 errhint("Call %s in the FROM clause with a column definition list.",
+						 get_func_name(fcinfo->flinfo->fn_oid))));
+	return tupdesc;
 }
 
 /*
@@ -705,6 +723,13 @@ build_row(pgbg_result_state *state, const char *body, uint32 len)
 		uint32		n32;
 		int32		collen;
 
+		/*
+		 * The input function of a column (a domain's check) may have run
+		 * SQL that let go of the worker: the row lives in its segment.
+		 */
+		if (state->table_changes != pgbg_worker_table_changes)
+			(void) current_worker(state);
+
 		if (end - p < (ptrdiff_t) sizeof(n32))
 			elog(ERROR, "truncated data row from background worker");
 		memcpy(&n32, p, sizeof(n32));
@@ -907,8 +932,12 @@ release_worker(pgbg_result_state *state, bool finished)
 	state->batch_len = state->batch_pos = 0;
 
 	worker = pgbg_find_worker(state->pid);
-	if (worker != NULL && worker == state->worker && worker->reading)
-		pgbg_forget_worker(worker, finished, PGBG_CONSUMED_READ);
+	if (worker == NULL || worker != state->worker || !worker->reading)
+		return;
+	if (finished)
+		pgbg_forget_worker(worker, true, PGBG_CONSUMED_READ);
+	else
+		pgbg_stop_reading(worker);
 }
 
 /*

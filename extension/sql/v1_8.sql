@@ -188,6 +188,93 @@ SELECT pgbg_try_v2($$SELECT r.* FROM pg_background_launch_v2('SELECT pg_backgrou
 SELECT pgbg_try_v2('SELECT pg_background_progress(50)');
 SELECT pgbg_try_v2('SELECT pg_background_get_progress_v2(0, 1)');
 
+-- A worker that catches the cancel and commits within the grace period is
+-- stopped, not canceled: its state says what became of it
+SELECT (h).pid AS pid, (h).cookie AS cookie
+FROM (SELECT pg_background_launch_v2($w$
+    DO $do$
+    BEGIN
+        BEGIN
+            PERFORM pg_sleep(60);
+        EXCEPTION WHEN query_canceled THEN
+            NULL;
+        END;
+        INSERT INTO pgbg_grace VALUES ('caught the cancel');
+    END
+    $do$$w$) AS h) s \gset
+SELECT pgbg_wait_event(:pid, 'PgSleep');
+SELECT pg_background_cancel_v2_grace(:pid, :cookie, 60000);
+SELECT state, consumed FROM pgbg_workers() WHERE pid = :pid AND cookie = :cookie;
+SELECT x FROM pgbg_grace;
+
+-- A detached worker's end is still known: the segment is kept until it ends
+SELECT (h).pid AS pid, (h).cookie AS cookie
+FROM (SELECT pg_background_launch_v2(
+          'SELECT pg_advisory_lock(4218); SELECT 1 / 0') AS h) s \gset
+SELECT pg_advisory_lock(4218);
+SELECT pg_background_detach_v2(:pid, :cookie);
+SELECT pg_advisory_unlock(4218);
+SELECT pg_background_wait_v2(:pid, :cookie);
+SELECT state, last_error, consumed FROM pgbg_workers() WHERE pid = :pid AND cookie = :cookie;
+
+-- Detaching or canceling a worker while its results are being read (here
+-- by a domain's check of a column) is refused: the rows live in its segment
+CREATE FUNCTION pgbg_let_go(v text, how text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    h pg_background_handle := current_setting('pgbg.handle')::pg_background_handle;
+BEGIN
+    IF v = 'row 1' THEN
+        CASE how
+            WHEN 'detach' THEN PERFORM pg_background_detach(h.pid);
+            WHEN 'detach_v2' THEN PERFORM pg_background_detach_v2(h.pid, h.cookie);
+            ELSE PERFORM pg_background_cancel_v2(h.pid, h.cookie);
+        END CASE;
+    END IF;
+    RETURN true;
+END
+$$;
+CREATE DOMAIN pgbg_detaching AS text CHECK (pgbg_let_go(VALUE, 'detach'));
+CREATE DOMAIN pgbg_detaching_v2 AS text CHECK (pgbg_let_go(VALUE, 'detach_v2'));
+CREATE DOMAIN pgbg_canceling AS text CHECK (pgbg_let_go(VALUE, 'cancel'));
+DO $$
+DECLARE
+    d text;
+    h pg_background_handle;
+BEGIN
+    FOREACH d IN ARRAY ARRAY['pgbg_detaching', 'pgbg_detaching_v2', 'pgbg_canceling'] LOOP
+        -- 20,000 rows through a 4 kB queue: the worker is still running
+        h := pg_background_launch_v2(
+            $q$SELECT 'row ' || g, repeat('y', 100) FROM generate_series(1, 20000) g$q$,
+            4096);
+        PERFORM set_config('pgbg.handle', h::text, false);
+        BEGIN
+            EXECUTE format('SELECT count(*) FROM pg_background_result_v2(%s, %s) AS (a %s, b text)',
+                           h.pid, h.cookie, d);
+            RAISE NOTICE '%: read', d;
+        EXCEPTION WHEN object_in_use THEN
+            RAISE NOTICE '%: %', d, regexp_replace(SQLERRM, 'PID [0-9]+', 'PID N');
+        END;
+        PERFORM pg_background_wait_v2(h.pid, h.cookie);
+    END LOOP;
+END
+$$;
+
+-- A session holds the segments of at most 64 workers (running, unread, or
+-- detached and not ended): unread results cannot pin shared memory without end
+SELECT count(pg_background_launch('SELECT 1', 4096)) FROM generate_series(1, 64);
+SELECT pgbg_try_v2($$SELECT pg_background_launch('SELECT 1', 4096)$$);
+SELECT pgbg_try_v2($$SELECT pg_background_submit_v2('SELECT 1')$$);
+SELECT count(pg_background_detach(pid)) FROM pgbg_workers() WHERE NOT consumed;
+SELECT * FROM pg_background_result(pg_background_launch('SELECT 65')) AS (x int);
+
+-- In the select list: an error that names the function and says how to call it
+SELECT pgbg_try_v2('SELECT pg_background_list_v2()');
+SELECT (h).pid AS pid, (h).cookie AS cookie
+FROM (SELECT pg_background_launch_v2('SELECT 1') AS h) s \gset
+SELECT pgbg_try_v2(format('SELECT pg_background_result_v2(%s, %s)', :pid, :cookie));
+SELECT * FROM pg_background_result_v2(:pid, :cookie) AS (x int);
+
 -- The settings: defaults, bounds, and any user may set them
 SELECT name, setting, unit, min_val, max_val, context
 FROM pg_settings WHERE name LIKE 'pg\_background.%' ORDER BY name;
