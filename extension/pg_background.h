@@ -38,6 +38,15 @@
 #endif
 
 /*
+ * A function that never returns is declared with the specifier PostgreSQL 18
+ * introduced in place of pg_attribute_noreturn(); before 18, that attribute
+ * (a GCC attribute, valid before the declaration too) stands in for it.
+ */
+#if PG_VERSION_NUM < 180000
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/*
  * Magic number identifying our dynamic shared memory segments ("PGB3"; the
  * layout of pg_background_fixed changed in versions 1.1 and 1.8, so a worker
  * started from a library of another layout refuses the segment).
@@ -252,7 +261,7 @@ extern void pgbg_detach_worker(pg_background_worker *worker,
 extern void pgbg_stop_reading(pg_background_worker *worker);
 extern void pgbg_forget_worker(pg_background_worker *worker, bool finished,
 							   pgbg_consumed_by how);
-extern void pgbg_error_not_attached(int32 pid) pg_attribute_noreturn();
+extern pg_noreturn void pgbg_error_not_attached(int32 pid);
 
 /* registry.c */
 extern pg_background_record *pgbg_record_create(int32 pid, const char *sql,
@@ -277,7 +286,7 @@ extern const char *pgbg_state_name(pgbg_state state);
 /* result.c */
 extern TupleDesc pgbg_record_set_call(FunctionCallInfo fcinfo);
 extern void pgbg_result_materialize(FunctionCallInfo fcinfo, int32 pid);
-extern void pgbg_error_discarded(int32 pid) pg_attribute_noreturn();
+extern pg_noreturn void pgbg_error_discarded(int32 pid);
 extern pgbg_result_state *pgbg_result_begin(int32 pid, TupleDesc tupdesc,
 											ExprContext *econtext);
 extern void pgbg_result_read(pgbg_result_state *state,

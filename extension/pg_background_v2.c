@@ -41,7 +41,7 @@ static Datum launch_v2(FunctionCallInfo fcinfo, bool discard);
 static pg_background_record *handle_arg(FunctionCallInfo fcinfo);
 static int32 milliseconds_arg(FunctionCallInfo fcinfo, const char *what);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo);
-static void error_consumed(pg_background_record *record) pg_attribute_noreturn();
+static pg_noreturn void error_consumed(pg_background_record *record);
 static void check_list_columns(TupleDesc tupdesc);
 
 /*
