@@ -8,7 +8,7 @@ TOOLS_DIR ?= $(or $(LABS_TOOLS_DIR),tools)
 MDBOOK := $(TOOLS_DIR)/bin/mdbook
 
 .PHONY: setup browser build demo image test cargo-test lint fmt-check installcheck compat-check \
-	dev-check docker-test bench book serve mdbook book-check
+	dev-check docker-test matrix bench book serve mdbook book-check
 
 setup:
 	@scripts/setup
@@ -68,6 +68,12 @@ docker-test: setup
 	@scripts/image
 	@LABS_TEST_BACKEND=docker cargo test --locked --test server --test check --test backends
 	@LABS_HOME="$(CURDIR)/target/docker-home" $(LABS) dev check all --backend docker
+
+# The extension (built with -Werror, then `make installcheck`) and every lab (`labs dev check`)
+# on each PostgreSQL major Debian's suites carry: bookworm's 15, trixie's 17, sid's newest, each
+# in its own lab server image (`scripts/image N`); says which major passed.
+matrix: build
+	@scripts/matrix
 
 bench: setup
 	@$(LABS) bench start --out target/bench
