@@ -92,14 +92,22 @@ revoke_pg_background_privileges(PG_FUNCTION_ARGS)
 /*
  * pg_background_drop_executor_role() RETURNS void
  *
- * Drop pgbackground_role, after revoking what it has of the extension in
- * this database.  Privileges it still holds elsewhere (the extension in
- * another database, say) make DROP ROLE fail, naming them.
+ * Drop pgbackground_role, after revoking what it has in this database: the
+ * extension's privileges, then everything else with DROP OWNED, which also
+ * clears the initial privileges that PostgreSQL 17 and later record for
+ * extension members (they would keep DROP ROLE from going through).  A role
+ * that owns objects is left alone, for DROP OWNED would drop them; and
+ * privileges it still holds elsewhere (the extension in another database,
+ * say) make DROP ROLE fail, naming them.
  */
 Datum
 pg_background_drop_executor_role(PG_FUNCTION_ARGS)
 {
-	if (!OidIsValid(get_role_oid(PGBG_EXECUTOR_ROLE, true)))
+	Oid			role = get_role_oid(PGBG_EXECUTOR_ROLE, true);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+
+	if (!OidIsValid(role))
 	{
 		ereport(NOTICE,
 				(errmsg("role \"%s\" does not exist, skipping",
@@ -113,8 +121,21 @@ pg_background_drop_executor_role(PG_FUNCTION_ARGS)
 						PGBG_EXECUTOR_ROLE)));
 
 	SPI_connect();
-	if (SPI_execute("DROP ROLE " PGBG_EXECUTOR_ROLE, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "DROP ROLE failed");
+	args[0] = ObjectIdGetDatum(role);
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_shdepend"
+							  " WHERE refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass"
+							  " AND refobjid = $1 AND deptype = 'o' LIMIT 1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the objects of role \"%s\"",
+			 PGBG_EXECUTOR_ROLE);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("role \"%s\" owns objects", PGBG_EXECUTOR_ROLE),
+				 errhint("Reassign or drop them (REASSIGN OWNED, DROP OWNED) first.")));
+	if (SPI_execute("DROP OWNED BY " PGBG_EXECUTOR_ROLE, false, 0) != SPI_OK_UTILITY ||
+		SPI_execute("DROP ROLE " PGBG_EXECUTOR_ROLE, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not drop role \"%s\"", PGBG_EXECUTOR_ROLE);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

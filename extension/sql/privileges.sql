@@ -90,7 +90,7 @@ DECLARE
 BEGIN
     SELECT EXISTS (SELECT 1 FROM pg_shdepend
                    WHERE refclassid = 'pg_authid'::regclass
-                     AND refobjid = 'pgbackground_role'::regrole AND deptype = 'a'
+                     AND refobjid = 'pgbackground_role'::regrole AND deptype IN ('a', 'i')
                      AND dbid <> (SELECT oid FROM pg_database
                                   WHERE datname = current_database()))
     INTO elsewhere;

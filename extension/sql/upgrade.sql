@@ -23,6 +23,8 @@ SELECT pg_describe_object(classid, objid, 0) AS object
 FROM pg_depend
 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_background')
+  -- array types (members since PostgreSQL 17) follow their element type
+  AND objid NOT IN (SELECT oid FROM pg_type WHERE typcategory = 'A')
 ORDER BY 1;
 DROP EXTENSION pg_background;
 CREATE EXTENSION pg_background;
@@ -31,6 +33,8 @@ SELECT pg_describe_object(classid, objid, 0) AS object
 FROM pg_depend
 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_background')
+  -- array types (members since PostgreSQL 17) follow their element type
+  AND objid NOT IN (SELECT oid FROM pg_type WHERE typcategory = 'A')
 ORDER BY 1;
 SELECT pgbg_wait_idle();
 

@@ -16,9 +16,11 @@ BEGIN
     RETURN 'ok';
 EXCEPTION WHEN OTHERS OR query_canceled THEN
     GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-    RETURN regexp_replace(regexp_replace(
+    -- (PostgreSQL 17 and later give the unit of a setting's bounds too)
+    RETURN regexp_replace(regexp_replace(regexp_replace(
         SQLSTATE || ': ' || msg || CASE WHEN hint <> '' THEN ' HINT: ' || hint ELSE '' END,
-        'PID [0-9]+', 'PID N', 'g'), 'cookie [0-9]+', 'cookie C', 'g');
+        'PID [0-9]+', 'PID N', 'g'), 'cookie [0-9]+', 'cookie C', 'g'),
+        '\(([0-9-]+)(?: [A-Za-z]+)? \.\. ([0-9]+)(?: [A-Za-z]+)?\)', '(\1 .. \2)');
 END
 $$;
 
