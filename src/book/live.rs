@@ -29,7 +29,13 @@ struct Session {
 struct Outcome {
     tables: Vec<Table>,
     notices: Vec<String>,
-    error: Option<String>,
+    error: Option<Failure>,
+}
+
+/// A statement's error: its SQLSTATE and the text psql would print.
+struct Failure {
+    code: String,
+    text: String,
 }
 
 /// How a SQL block is shown.
@@ -37,8 +43,9 @@ struct Outcome {
 pub struct Show {
     /// Columns whose values change from run to run: shown as `<column>`.
     pub mask: Vec<String>,
-    /// Whether the last statement must fail (its error is shown as psql shows it).
-    pub fails: bool,
+    /// The SQLSTATE with which the last statement must fail (its error is shown as psql shows
+    /// it); the render fails when another one, or none, comes back.
+    pub fails: Option<String>,
     /// Keep only the notices matching this pattern (VACUUM VERBOSE says a lot).
     pub notices: Option<Regex>,
     /// Store the single row's columns as variables, as psql's `\gset` does.
@@ -202,8 +209,14 @@ impl Live {
                 tables: Vec::new(),
                 notices,
                 error: Some(match err.as_db_error() {
-                    Some(db) => format_error(db),
-                    None => format!("ERROR:  {err}"),
+                    Some(db) => Failure {
+                        code: db.code().code().to_string(),
+                        text: format_error(db),
+                    },
+                    None => Failure {
+                        code: String::new(),
+                        text: format!("ERROR:  {err}"),
+                    },
                 }),
             },
         })
@@ -216,13 +229,11 @@ impl Live {
         for (i, statement) in statements.iter().enumerate() {
             let last = i + 1 == statements.len();
             let outcome = self.run_one(statement)?;
-            match (&outcome.error, show.fails && last) {
-                (Some(_), true) | (None, false) => {}
-                (Some(error), false) => {
-                    bail!("the book's statement failed:\n{statement}\n{error}")
-                }
-                (None, true) => bail!("the book's statement should fail but did not:\n{statement}"),
-            }
+            expect_outcome(
+                outcome.error.as_ref(),
+                show.fails.as_deref().filter(|_| last),
+                statement,
+            )?;
             for notice in &outcome.notices {
                 if show.notices.as_ref().is_none_or(|re| re.is_match(notice)) {
                     printed.push_str(notice);
@@ -238,7 +249,7 @@ impl Live {
                 printed.push('\n');
             }
             if let Some(error) = &outcome.error {
-                printed.push_str(error);
+                printed.push_str(&error.text);
             }
         }
         let mut shown: Vec<String> = statements.iter().map(|s| s.trim().to_string()).collect();
@@ -268,7 +279,7 @@ impl Live {
     pub fn value(&mut self, sql: &str) -> Result<String> {
         let outcome = self.run_one(sql)?;
         if let Some(error) = outcome.error {
-            bail!("the book's query failed:\n{sql}\n{error}");
+            bail!("the book's query failed:\n{sql}\n{}", error.text);
         }
         Ok(outcome
             .tables
@@ -441,6 +452,23 @@ fn format_notice(notice: &postgres::error::DbError) -> String {
 
 /// An error as psql prints it with `\set VERBOSITY verbose` (the SQLSTATE after the level),
 /// without the source location.
+/// A statement's error must be the one the page expects (`fails=`), and only then may it fail.
+fn expect_outcome(error: Option<&Failure>, expected: Option<&str>, statement: &str) -> Result<()> {
+    match (error, expected) {
+        (None, None) => Ok(()),
+        (Some(error), Some(code)) if error.code == code => Ok(()),
+        (Some(error), Some(code)) => bail!(
+            "the book's statement should fail with {code} but failed with {}:\n{statement}\n{}",
+            error.code,
+            error.text
+        ),
+        (Some(error), None) => bail!("the book's statement failed:\n{statement}\n{}", error.text),
+        (None, Some(code)) => {
+            bail!("the book's statement should fail with {code} but did not:\n{statement}")
+        }
+    }
+}
+
 fn format_error(db: &postgres::error::DbError) -> String {
     let mut out = format!(
         "{}:  {}: {}\n",
@@ -463,6 +491,23 @@ fn format_error(db: &postgres::error::DbError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_example_fails_only_with_the_sqlstate_it_names() {
+        let failure = |code: &str| Failure {
+            code: code.to_string(),
+            text: format!("ERROR:  {code}: something"),
+        };
+        assert!(expect_outcome(None, None, "SELECT 1").is_ok());
+        assert!(expect_outcome(Some(&failure("57P01")), Some("57P01"), "SELECT").is_ok());
+        let other = expect_outcome(Some(&failure("42P16")), Some("57P01"), "SELECT").unwrap_err();
+        assert!(other
+            .to_string()
+            .contains("should fail with 57P01 but failed with 42P16"));
+        let none = expect_outcome(None, Some("57P01"), "SELECT").unwrap_err();
+        assert!(none.to_string().contains("but did not"));
+        assert!(expect_outcome(Some(&failure("22012")), None, "SELECT").is_err());
+    }
 
     #[test]
     fn psql_variables_are_substituted() {

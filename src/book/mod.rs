@@ -264,11 +264,35 @@ fn show_from(kwargs: &Kwargs) -> Result<Show, Error> {
         mask: kwargs
             .get::<Option<Vec<String>>>("mask")?
             .unwrap_or_default(),
-        fails: kwargs.get::<Option<bool>>("fails")?.unwrap_or(false),
+        fails: expected_failure(kwargs.get::<Option<Value>>("fails")?)?,
         notices: regex("notices")?,
         gset: kwargs.get::<Option<bool>>("gset")?.unwrap_or(false),
         log: regex("log")?,
     })
+}
+
+/// The SQLSTATE a `fails=` argument names: five characters, not `true`, so that an example
+/// that fails for another reason than the page says cannot pass.
+fn expected_failure(value: Option<Value>) -> Result<Option<String>, Error> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let sqlstate = |code: &str| {
+        code.len() == 5
+            && code
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    };
+    match value.as_str() {
+        Some(code) if sqlstate(code) => Ok(Some(code.to_string())),
+        _ => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "fails= takes the SQLSTATE the statement must fail with \
+                 (fails=\"53000\", say), not {value}"
+            ),
+        )),
+    }
 }
 
 /// A statement or a list of statements.
@@ -402,4 +426,20 @@ fn tidy(text: &str) -> String {
         out.push('\n');
     }
     out.trim_start_matches('\n').trim_end().to_string() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fails_names_a_sqlstate() {
+        assert_eq!(
+            expected_failure(Some(Value::from("57P01"))).unwrap(),
+            Some("57P01".to_string())
+        );
+        assert_eq!(expected_failure(None).unwrap(), None);
+        assert!(expected_failure(Some(Value::from(true))).is_err());
+        assert!(expected_failure(Some(Value::from("error"))).is_err());
+    }
 }
