@@ -509,17 +509,53 @@ impl SlotHolders {
             // A worker leaves pg_stat_activity a moment before the postmaster frees its slot.
             std::thread::sleep(Duration::from_millis(100));
         }
-        for _ in 0..1024 {
+        // A worker that has just ended (the student's, in the check before) holds its slot a
+        // moment after it has left pg_stat_activity, longer on a busy machine; a slot freed
+        // after the fill would let the student's launch through (pg_background_launch waits
+        // for its session's ending workers). So the slots are full once no other worker runs
+        // and the server has refused a holder three times in a row, 100 ms apart; a worker
+        // that keeps running (one the student's code left) is waited for 3 s at most.
+        let settle = Instant::now() + Duration::from_secs(3);
+        let mut refusals = 0;
+        while refusals < 3 && !(refusals > 0 && Instant::now() >= settle) {
+            if holders.pids.len() >= 1024 {
+                anyhow::bail!("the server took 1024 workers without running out of slots");
+            }
+            if Instant::now() < settle && holders.others_running()? {
+                refusals = 0;
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
             match holders
                 .client
                 .query_one("SELECT pg_background_launch('SELECT pg_sleep(600)')", &[])
             {
-                Ok(row) => holders.pids.push(row.get(0)),
-                Err(err) if err.code().is_some_and(|c| c.code() == "53000") => return Ok(holders),
+                Ok(row) => {
+                    holders.pids.push(row.get(0));
+                    refusals = 0;
+                }
+                Err(err) if err.code().is_some_and(|c| c.code() == "53000") => {
+                    refusals += 1;
+                    if refusals < 3 {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
                 Err(err) => return Err(err).context("cannot fill the worker slots"),
             }
         }
-        anyhow::bail!("the server took 1024 workers without running out of slots")
+        Ok(holders)
+    }
+
+    /// Whether a pg_background worker other than the holders runs on the server.
+    fn others_running(&mut self) -> Result<bool> {
+        Ok(self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                                WHERE backend_type = 'pg_background' AND pid <> ALL($1))",
+                &[&self.pids],
+            )?
+            .get(0))
     }
 
     /// Ends one of the sleeping workers, so that its slot frees.
