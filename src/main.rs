@@ -113,6 +113,10 @@ enum BookCommand {
         /// Write nothing; fail (naming the files) when book/src/ differs from a fresh render.
         #[arg(long)]
         check: bool,
+        /// Render only these pages (`part-1.md`, `lab-2.md`, `reference/v2.md`), leaving the
+        /// others as they are: for an author working on a few pages.
+        #[arg(long, value_name = "PAGE", num_args = 1..)]
+        only: Vec<String>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -477,7 +481,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = bench::extension(&server, calls, rows, rounds, &out)?;
             bench::print_extension(&report);
         }
-        Command::Book(BookCommand::Render { check, server }) => {
+        Command::Book(BookCommand::Render {
+            check,
+            only,
+            server,
+        }) => {
             let labs = select(&Which::All)?;
             // The render reads the server's own log file and starts a throwaway cluster from the
             // same binaries: it needs the native backend.
@@ -493,7 +501,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let server = server::ensure_running(&home, &options, server::Lifetime::Kept)?;
             let paths = book::Paths::of_project(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
             return Ok(verdict(book::render_cmd(
-                &server, &home, &options, &paths, &labs, check,
+                &server, &home, &options, &paths, &labs, check, &only,
             )?));
         }
         Command::Book(BookCommand::Links { html }) => {

@@ -275,18 +275,42 @@ impl Live {
         Ok(out)
     }
 
-    /// The first value of the first row of a query run silently in the current session.
-    pub fn value(&mut self, sql: &str) -> Result<String> {
+    /// The first table a query run silently in the current session gave (none for a command).
+    fn query(&mut self, sql: &str) -> Result<Option<Table>> {
         let outcome = self.run_one(sql)?;
         if let Some(error) = outcome.error {
             bail!("the book's query failed:\n{sql}\n{}", error.text);
         }
-        Ok(outcome
-            .tables
-            .first()
-            .and_then(|t| t.rows.first())
-            .and_then(|r| r.first().cloned().flatten())
+        Ok(outcome.tables.into_iter().next())
+    }
+
+    /// The first value of the first row of a query run silently in the current session.
+    pub fn value(&mut self, sql: &str) -> Result<String> {
+        Ok(self
+            .query(sql)?
+            .and_then(|t| t.rows.into_iter().next())
+            .and_then(|r| r.into_iter().next().flatten())
             .unwrap_or_default())
+    }
+
+    /// The rows of a query run silently in the current session, each a map from column name to
+    /// value (NULL as none), for the templates to compute with or to draw.
+    pub fn rows(&mut self, sql: &str) -> Result<Vec<BTreeMap<String, Option<String>>>> {
+        let Some(table) = self.query(sql)? else {
+            return Ok(Vec::new());
+        };
+        Ok(table
+            .rows
+            .into_iter()
+            .map(|row| {
+                table
+                    .columns
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .zip(row)
+                    .collect()
+            })
+            .collect())
     }
 
     /// Runs a statement silently; fails when it fails.

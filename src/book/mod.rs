@@ -48,7 +48,9 @@ pub fn render(
     options: &ServerOptions,
     paths: &Paths,
     labs: &[Lab],
+    only: &[String],
 ) -> Result<BTreeMap<PathBuf, String>> {
+    let wanted = |page: &str| only.is_empty() || only.iter().any(|o| o == page);
     // The book fills every worker slot on page 2: no lab run may share the server meanwhile.
     let _slots = crate::checks::SlotLock::take(server, true)?;
     let live = Arc::new(Mutex::new(Live::new(server, log, options)?));
@@ -70,6 +72,9 @@ pub fn render(
     let mut pages = BTreeMap::new();
     let result = (|| -> Result<()> {
         for name in page_templates(&paths.templates)? {
+            if !wanted(name.trim_end_matches(".j2")) {
+                continue;
+            }
             lock(&live).new_page();
             let text = env
                 .get_template(&name)
@@ -78,6 +83,9 @@ pub fn render(
             pages.insert(PathBuf::from(name.trim_end_matches(".j2")), tidy(&text));
         }
         for lab in &labs_value {
+            if !wanted(&format!("lab-{}.md", lab["number"])) {
+                continue;
+            }
             lock(&live).new_page();
             let text = env
                 .get_template("lab.md.j2")
@@ -110,13 +118,21 @@ pub fn render_cmd(
     paths: &Paths,
     labs: &[Lab],
     check: bool,
+    only: &[String],
 ) -> Result<bool> {
     let started = std::time::Instant::now();
     let log = Some(home.log_file()).filter(|p| p.exists());
-    let pages = render(server, log, options, paths, labs)?;
+    let pages = render(server, log, options, paths, labs, only)?;
+    if let Some(unknown) = only
+        .iter()
+        .find(|o| !pages.contains_key(Path::new(o.as_str())))
+    {
+        bail!("no template makes the page `{unknown}` (pages are named as in book/src/)");
+    }
+    let partial = !only.is_empty();
     let took = started.elapsed().as_secs_f64();
     if check {
-        let differ = differences(paths, &pages)?;
+        let differ = differences(paths, &pages, partial)?;
         if !differ.is_empty() {
             eprintln!(
                 "labs: the committed book differs from a fresh render (run `labs book render`):"
@@ -125,7 +141,7 @@ pub fn render_cmd(
         eprintln!("labs: rendered {} pages in {took:.1} s", pages.len());
         return Ok(report("differences", differ));
     }
-    write(paths, &pages)?;
+    write(paths, &pages, partial)?;
     eprintln!(
         "labs: rendered {} pages into `{}` in {took:.1} s",
         pages.len(),
@@ -147,11 +163,12 @@ pub fn report(what: &str, problems: Vec<String>) -> bool {
     problems.is_empty()
 }
 
-/// Writes the pages into book/src/, removing pages no template makes any more.
-pub fn write(paths: &Paths, pages: &BTreeMap<PathBuf, String>) -> Result<()> {
+/// Writes the pages into book/src/, removing pages no template makes any more (unless only some
+/// pages were rendered).
+pub fn write(paths: &Paths, pages: &BTreeMap<PathBuf, String>, partial: bool) -> Result<()> {
     let src = paths.src();
     for old in files_under(&src)? {
-        if !pages.contains_key(&old) {
+        if !partial && !pages.contains_key(&old) {
             fs::remove_file(src.join(&old))?;
         }
     }
@@ -163,8 +180,13 @@ pub fn write(paths: &Paths, pages: &BTreeMap<PathBuf, String>) -> Result<()> {
     Ok(())
 }
 
-/// The pages of book/src/ that differ from a fresh render, missing or extra ones included.
-pub fn differences(paths: &Paths, pages: &BTreeMap<PathBuf, String>) -> Result<Vec<String>> {
+/// The pages of book/src/ that differ from a fresh render, missing or extra ones included
+/// (extra ones only when every page was rendered).
+pub fn differences(
+    paths: &Paths,
+    pages: &BTreeMap<PathBuf, String>,
+    partial: bool,
+) -> Result<Vec<String>> {
     let src = paths.src();
     let mut differ = Vec::new();
     for (path, text) in pages {
@@ -186,7 +208,7 @@ pub fn differences(paths: &Paths, pages: &BTreeMap<PathBuf, String>) -> Result<V
         }
     }
     for old in files_under(&src)? {
-        if !pages.contains_key(&old) {
+        if !partial && !pages.contains_key(&old) {
             differ.push(format!("book/src/{} is made by no template", old.display()));
         }
     }
@@ -226,6 +248,21 @@ fn environment(paths: &Paths, live: &Arc<Mutex<Live>>) -> Result<Environment<'st
     });
     let l = Arc::clone(live);
     env.add_function("value", move |sql: String| fail(lock(&l).value(&sql)));
+    let l = Arc::clone(live);
+    env.add_function("rows", move |sql: String| {
+        fail(lock(&l).rows(&sql)).map(Value::from_serialize)
+    });
+    // A sentence's claim about computed data: the render fails when the data contradicts it.
+    env.add_function("require", |holds: bool, claim: String| {
+        if holds {
+            Ok(String::new())
+        } else {
+            Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("the data contradicts the page: {claim}"),
+            ))
+        }
+    });
     let l = Arc::clone(live);
     env.add_function("run", move |sql: String| {
         fail(lock(&l).run(&sql).map(|()| String::new()))
