@@ -131,7 +131,8 @@ impl Live {
         )
     }
 
-    fn fresh(&mut self) -> Result<&mut Fresh> {
+    /// The throwaway server of part 1, started on first use.
+    pub(super) fn fresh(&mut self) -> Result<&mut Fresh> {
         if self.fresh.is_none() {
             let fresh = Fresh::start(&self.options)?;
             self.literals
@@ -150,10 +151,12 @@ impl Live {
         self.fresh()?.process_tree()
     }
 
-    /// Stops the throwaway server and returns the log of its shutdown.
+    /// Stops the throwaway server and returns the log of its shutdown. The page's session on it
+    /// stays connected through the shutdown (its end is part of the log) and is forgotten after.
     pub fn shutdown_log(&mut self) -> Result<String> {
+        let log = self.fresh()?.shutdown_log();
         self.sessions.remove("fresh");
-        self.fresh()?.shutdown_log()
+        log
     }
 
     fn session(&mut self) -> Result<&mut Session> {

@@ -277,10 +277,25 @@ fn environment(paths: &Paths, live: &Arc<Mutex<Live>>) -> Result<Environment<'st
     });
     let l = Arc::clone(live);
     env.add_function("conninfo", move || lock(&l).conninfo());
+    // Part 1's throwaway server: its process tree and its shutdown, as text and as data.
     let l = Arc::clone(live);
     env.add_function("process_tree", move || fail(lock(&l).process_tree()));
     let l = Arc::clone(live);
     env.add_function("shutdown_log", move || fail(lock(&l).shutdown_log()));
+    let l = Arc::clone(live);
+    env.add_function("processes", move || {
+        fail(lock(&l).fresh().and_then(|f| f.processes())).map(Value::from_serialize)
+    });
+    let l = Arc::clone(live);
+    env.add_function("shutdown_events", move || {
+        let mut live = lock(&l);
+        fail(
+            live.shutdown_log()
+                .and_then(|_| live.fresh()?.shutdown_events()),
+        )
+        .map(Value::from_serialize)
+    });
+    // End of part 1's throwaway server.
     env.add_filter("fixed", |value: f64, digits: Option<usize>| {
         format!("{value:.*}", digits.unwrap_or(1))
     });
