@@ -17,7 +17,11 @@ pub fn init(dir: &Path, labs: &[Lab]) -> Result<()> {
             println!("kept     {} (already there)", path.display());
             continue;
         }
-        let statement = format!("{}\n{}", lab.read("statement.md")?.trim_end(), checks_list(lab));
+        let statement = format!(
+            "{}\n{}",
+            lab.read("statement.md")?.trim_end(),
+            checks_list(lab)
+        );
         let mut text = String::new();
         for line in statement.lines() {
             text.push_str(if line.is_empty() { "--" } else { "-- " });
@@ -63,7 +67,11 @@ fn checks_list(lab: &Lab) -> String {
             } else {
                 check.datasets.iter().map(String::as_str).collect()
             };
-            let word = if names.len() == 1 { "набор" } else { "наборы" };
+            let word = if names.len() == 1 {
+                "набор"
+            } else {
+                "наборы"
+            };
             format!(" за набор ({word} {})", names.join(", "))
         };
         text.push_str(&format!(

@@ -2,6 +2,7 @@
 //! with every example run on a live server, written to book/src/ or compared with it.
 
 mod fresh;
+mod labrun;
 pub mod links;
 mod live;
 pub mod look;
@@ -52,9 +53,11 @@ pub fn render(
 ) -> Result<BTreeMap<PathBuf, String>> {
     let wanted = |page: &str| only.is_empty() || only.iter().any(|o| o == page);
     // The book fills every worker slot on page 2: no lab run may share the server meanwhile.
-    let _slots = crate::checks::SlotLock::take(server, true)?;
+    // The lab pages run `labs check` themselves, which takes the lock too: it is released
+    // before them.
+    let mut slots = Some(crate::checks::SlotLock::take(server, true)?);
     let live = Arc::new(Mutex::new(Live::new(server, log, options)?));
-    let env = environment(paths, &live)?;
+    let env = environment(paths, &live, server, labs)?;
     let labs_value = labs
         .iter()
         .map(lab_context)
@@ -86,10 +89,16 @@ pub fn render(
             if !wanted(&format!("lab-{}.md", lab["number"])) {
                 continue;
             }
+            drop(slots.take());
             lock(&live).new_page();
             let text = env
                 .get_template("lab.md.j2")
-                .and_then(|t| t.render(minijinja::context! { lab => Value::from_serialize(lab) }))
+                .and_then(|t| {
+                    t.render(minijinja::context! {
+                        lab => Value::from_serialize(lab),
+                        bench => Value::from_serialize(&bench),
+                    })
+                })
                 .map_err(|e| template_error("lab.md.j2", e))?;
             pages.insert(
                 PathBuf::from(format!("lab-{}.md", lab["number"])),
@@ -216,7 +225,12 @@ pub fn differences(
 }
 
 /// The environment: the templates' folder and the functions the templates call.
-fn environment(paths: &Paths, live: &Arc<Mutex<Live>>) -> Result<Environment<'static>> {
+fn environment(
+    paths: &Paths,
+    live: &Arc<Mutex<Live>>,
+    server: &Server,
+    labs: &[Lab],
+) -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_loader(minijinja::path_loader(&paths.templates));
     env.set_trim_blocks(true);
@@ -284,6 +298,9 @@ fn environment(paths: &Paths, live: &Arc<Mutex<Live>>) -> Result<Environment<'st
     env.add_filter("fixed", |value: f64, digits: Option<usize>| {
         format!("{value:.*}", digits.unwrap_or(1))
     });
+    // Lab pages: `labs check` runs, the lab's tables and measurements on clones of its
+    // templates (see labrun.rs).
+    labrun::register(&mut env, server, labs);
     Ok(env)
 }
 
