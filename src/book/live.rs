@@ -183,7 +183,7 @@ impl Live {
 
     /// Runs one statement in the current session.
     fn run_one(&mut self, sql: &str) -> Result<Outcome> {
-        let sql = substitute(sql, &self.vars);
+        let sql = substitute(sql.trim(), &self.vars);
         let session = self.session()?;
         let types = match session.client.prepare(&sql) {
             Ok(statement) => statement
@@ -211,7 +211,7 @@ impl Live {
                 error: Some(match err.as_db_error() {
                     Some(db) => Failure {
                         code: db.code().code().to_string(),
-                        text: format_error(db),
+                        text: format_error(db, &sql),
                     },
                     None => Failure {
                         code: String::new(),
@@ -222,10 +222,11 @@ impl Live {
         })
     }
 
-    /// Runs the statements and returns the Markdown that shows them and what psql would print.
-    pub fn sql(&mut self, statements: &[String], show: &Show) -> Result<String> {
-        let log_start = self.log_len();
+    /// Runs the statements; what psql would print for them (scrubbed), and the SQLSTATE of the
+    /// error the last one failed with, as the page expects (`fails=`).
+    fn execute(&mut self, statements: &[String], show: &Show) -> Result<(String, Option<String>)> {
         let mut printed = String::new();
+        let mut failed = None;
         for (i, statement) in statements.iter().enumerate() {
             let last = i + 1 == statements.len();
             let outcome = self.run_one(statement)?;
@@ -250,8 +251,23 @@ impl Live {
             }
             if let Some(error) = &outcome.error {
                 printed.push_str(&error.text);
+                failed = Some(error.code.clone());
             }
         }
+        Ok((scrub::scrub(printed.trim_end(), &self.literals), failed))
+    }
+
+    /// What psql would print for the statements, without the statements: the right answer of a
+    /// "what will the server print?" question.
+    pub fn printed(&mut self, statements: &[String], show: &Show) -> Result<String> {
+        Ok(self.execute(statements, show)?.0)
+    }
+
+    /// Runs the statements and returns the Markdown that shows them and what psql would print,
+    /// errors in psql's default form followed by their SQLSTATE.
+    pub fn sql(&mut self, statements: &[String], show: &Show) -> Result<String> {
+        let log_start = self.log_len();
+        let (printed, failed) = self.execute(statements, show)?;
         let mut shown: Vec<String> = statements.iter().map(|s| s.trim().to_string()).collect();
         if let Some(last) = shown.last_mut() {
             last.push_str(if show.gset { " \\gset" } else { ";" });
@@ -261,9 +277,11 @@ impl Live {
         }
         let code = scrub::scrub(&shown.join("\n"), &self.literals);
         let mut out = format!("```sql\n{code}\n```\n");
-        let printed = scrub::scrub(printed.trim_end(), &self.literals);
         if !printed.is_empty() {
             out.push_str(&format!("```text\n{printed}\n```\n"));
+        }
+        if let Some(code) = failed {
+            out.push_str(&format!("Код ошибки (SQLSTATE): `{code}`.\n"));
         }
         if let Some(pattern) = &show.log {
             let lines = self.log_lines(log_start, pattern)?;
@@ -468,14 +486,14 @@ fn drop_leftovers(lab: &Server) -> Result<()> {
 /// A notice as psql prints it: `NOTICE:  message`.
 fn format_notice(notice: &postgres::error::DbError) -> String {
     let mut out = format!("{}:  {}", notice.severity(), notice.message());
-    if let Some(detail) = notice.detail() {
-        out.push_str(&format!("\nDETAIL:  {detail}"));
+    for (label, text) in [("DETAIL", notice.detail()), ("HINT", notice.hint())] {
+        if let Some(text) = text {
+            out.push_str(&format!("\n{label}:  {text}"));
+        }
     }
     out
 }
 
-/// An error as psql prints it with `\set VERBOSITY verbose` (the SQLSTATE after the level),
-/// without the source location.
 /// A statement's error must be the one the page expects (`fails=`), and only then may it fail.
 fn expect_outcome(error: Option<&Failure>, expected: Option<&str>, statement: &str) -> Result<()> {
     match (error, expected) {
@@ -493,16 +511,26 @@ fn expect_outcome(error: Option<&Failure>, expected: Option<&str>, statement: &s
     }
 }
 
-fn format_error(db: &postgres::error::DbError) -> String {
-    let mut out = format!(
-        "{}:  {}: {}\n",
-        db.severity(),
-        db.code().code(),
-        db.message()
-    );
+/// An error as psql prints it by default: the message, the line it points at with a caret
+/// (when it has a position), then DETAIL, HINT, QUERY and CONTEXT.
+fn format_error(db: &postgres::error::DbError, statement: &str) -> String {
+    use postgres::error::ErrorPosition;
+    let mut out = format!("{}:  {}\n", db.severity(), db.message());
+    let internal = match db.position() {
+        Some(ErrorPosition::Original(position)) => {
+            out.push_str(&error_position(statement, *position as usize));
+            None
+        }
+        Some(ErrorPosition::Internal { position, query }) => {
+            out.push_str(&error_position(query, *position as usize));
+            Some(query.as_str())
+        }
+        None => None,
+    };
     for (label, text) in [
         ("DETAIL", db.detail()),
         ("HINT", db.hint()),
+        ("QUERY", internal),
         ("CONTEXT", db.where_()),
     ] {
         if let Some(text) = text {
@@ -510,6 +538,57 @@ fn format_error(db: &postgres::error::DbError) -> String {
         }
     }
     out
+}
+
+/// The `LINE n:` line and the caret under the error's place, as libpq draws them: at most 60
+/// columns of the line, cut with `...` on the side away from the caret.
+fn error_position(query: &str, position: usize) -> String {
+    const DISPLAY_SIZE: usize = 60;
+    const MIN_RIGHT_CUT: usize = 10;
+    let chars: Vec<char> = query
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
+    let Some(loc) = position.checked_sub(1).filter(|&l| l <= chars.len()) else {
+        return String::new();
+    };
+    let (mut line, mut begin, mut end) = (1, 0, chars.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '\r' || c == '\n' {
+            if i < loc {
+                if c == '\r' || i == 0 || chars[i - 1] != '\r' {
+                    line += 1;
+                }
+                begin = i + 1;
+            } else {
+                end = i;
+                break;
+            }
+        }
+    }
+    let (mut cut_begin, mut cut_end) = (false, false);
+    if end - begin > DISPLAY_SIZE {
+        if begin + DISPLAY_SIZE >= loc + MIN_RIGHT_CUT {
+            end = begin + DISPLAY_SIZE;
+            cut_end = true;
+        } else {
+            if loc + MIN_RIGHT_CUT < end {
+                end = loc + MIN_RIGHT_CUT;
+                cut_end = true;
+            }
+            if end - begin > DISPLAY_SIZE {
+                begin = end - DISPLAY_SIZE;
+                cut_begin = true;
+            }
+        }
+    }
+    let prefix = format!("LINE {line}: {}", if cut_begin { "..." } else { "" });
+    let text: String = chars[begin..end].iter().collect();
+    format!(
+        "{prefix}{text}{}\n{}^\n",
+        if cut_end { "..." } else { "" },
+        " ".repeat(prefix.chars().count() + loc - begin)
+    )
 }
 
 #[cfg(test)]
@@ -531,6 +610,23 @@ mod tests {
         let none = expect_outcome(None, Some("57P01"), "SELECT").unwrap_err();
         assert!(none.to_string().contains("but did not"));
         assert!(expect_outcome(Some(&failure("22012")), None, "SELECT").is_err());
+    }
+
+    #[test]
+    fn an_error_position_is_drawn_as_libpq_draws_it() {
+        assert_eq!(
+            error_position("SELECT * FROM nope", 15),
+            "LINE 1: SELECT * FROM nope\n                      ^\n"
+        );
+        assert_eq!(
+            error_position("SELECT 1,\n  nope", 13),
+            "LINE 2:   nope\n          ^\n"
+        );
+        let long = format!("SELECT {} FROM nope", "x, ".repeat(40));
+        let drawn = error_position(&long, long.len() - 3);
+        assert!(drawn.starts_with("LINE 1: ..."), "{drawn}");
+        assert_eq!(drawn.lines().next().unwrap().chars().count(), 71);
+        assert_eq!(error_position("SELECT 1", 99), "");
     }
 
     #[test]

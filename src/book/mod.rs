@@ -1,11 +1,13 @@
 //! `labs book`: the workbook's pages rendered from the minijinja templates in templates/book/,
 //! with every example run on a live server, written to book/src/ or compared with it.
 
+mod diagram;
 mod fresh;
 mod labrun;
 pub mod links;
 mod live;
 pub mod look;
+mod quiz;
 mod scrub;
 
 use crate::lab::Lab;
@@ -245,6 +247,12 @@ fn environment(
         fail(lock(&l).sql(&strings(&statements)?, &show))
     });
     let l = Arc::clone(live);
+    env.add_function("printed", move |statements: Value, kwargs: Kwargs| {
+        let show = show_from(&kwargs)?;
+        kwargs.assert_all_used()?;
+        fail(lock(&l).printed(&strings(&statements)?, &show))
+    });
+    let l = Arc::clone(live);
     env.add_function("explain", move |query: String, kwargs: Kwargs| {
         let options: Option<String> = kwargs.get("options")?;
         kwargs.assert_all_used()?;
@@ -298,10 +306,89 @@ fn environment(
     env.add_filter("fixed", |value: f64, digits: Option<usize>| {
         format!("{value:.*}", digits.unwrap_or(1))
     });
+    // A number as a Russian reader writes it: the given decimals, a decimal comma.
+    env.add_filter("ru", |value: f64, digits: Option<usize>| {
+        format!("{value:.*}", digits.unwrap_or(1)).replace('.', ",")
+    });
+    env.add_filter("inline_md", |text: String| inline_markdown(&text));
+    env.add_function("quiz_html", |name: String, questions: Value| {
+        fail(quiz::html(
+            &name,
+            &from_value::<Vec<_>>(questions)?,
+            inline_markdown,
+        ))
+        .map(Value::from_safe_string)
+    });
+    env.add_function("diagram_tree", |nodes: Value, caption: String| {
+        fail(diagram::tree(&from_value::<Vec<_>>(nodes)?, &caption)).map(Value::from_safe_string)
+    });
+    env.add_function(
+        "diagram_sequence",
+        |lanes: Value, steps: Value, caption: String| {
+            fail(diagram::sequence(
+                &from_value::<Vec<String>>(lanes)?,
+                &from_value::<Vec<_>>(steps)?,
+                &caption,
+            ))
+            .map(Value::from_safe_string)
+        },
+    );
+    env.add_function(
+        "diagram_bars",
+        |bars: Value, caption: String, unit: Option<String>| {
+            fail(diagram::bars(
+                &from_value::<Vec<_>>(bars)?,
+                &caption,
+                unit.as_deref().unwrap_or(""),
+            ))
+            .map(Value::from_safe_string)
+        },
+    );
+    env.add_function(
+        "diagram_slots",
+        |slots: Value, total: usize, caption: String| {
+            fail(diagram::slots(
+                &from_value::<Vec<_>>(slots)?,
+                total,
+                &caption,
+            ))
+            .map(Value::from_safe_string)
+        },
+    );
     // Lab pages: `labs check` runs, the lab's tables and measurements on clones of its
     // templates (see labrun.rs).
     labrun::register(&mut env, server, labs);
     Ok(env)
+}
+
+/// A template value (a list of dicts, say) as the typed data a diagram or a quiz takes.
+fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
+    serde_json::to_value(&value)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("bad data for a diagram or a quiz: {e}"),
+            )
+        })
+}
+
+/// Text for an HTML block (where Markdown is not read): escaped, with `code` and **bold**.
+fn inline_markdown(text: &str) -> String {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    static CODE: std::sync::OnceLock<(Regex, Regex)> = std::sync::OnceLock::new();
+    let (code, bold) = CODE.get_or_init(|| {
+        (
+            Regex::new(r"`([^`]+)`").expect("a valid pattern"),
+            Regex::new(r"\*\*([^*]+)\*\*").expect("a valid pattern"),
+        )
+    });
+    let coded = code.replace_all(&escaped, "<code>$1</code>");
+    bold.replace_all(&coded, "<strong>$1</strong>").into_owned()
 }
 
 /// The options of a `sql(...)` block.
@@ -485,6 +572,14 @@ fn tidy(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_markdown_escapes_and_marks_code() {
+        assert_eq!(
+            inline_markdown("`a < b` и **важно** & <b>"),
+            "<code>a &lt; b</code> и <strong>важно</strong> &amp; &lt;b&gt;"
+        );
+    }
 
     #[test]
     fn fails_names_a_sqlstate() {
