@@ -9,6 +9,7 @@ mod live;
 pub mod look;
 mod quiz;
 mod scrub;
+mod usage;
 
 use crate::lab::Lab;
 use crate::server::{Server, ServerOptions};
@@ -28,6 +29,8 @@ pub struct Paths {
     pub templates: PathBuf,
     /// book/: book.toml, the generated src/, and data/ (the benchmark figures).
     pub book: PathBuf,
+    /// labs/: the labs whose statements and solutions say what the course uses.
+    pub labs: PathBuf,
 }
 
 impl Paths {
@@ -36,6 +39,7 @@ impl Paths {
         Paths {
             templates: root.join("templates").join("book"),
             book: root.join("book"),
+            labs: root.join("labs"),
         }
     }
 
@@ -311,6 +315,10 @@ fn environment(
         format!("{value:.*}", digits.unwrap_or(1)).replace('.', ",")
     });
     env.add_filter("inline_md", |text: String| inline_markdown(&text));
+    let (templates, labs) = (paths.templates.clone(), paths.labs.clone());
+    env.add_function("course_uses", move |name: String| {
+        fail(usage::course_uses(&templates, &labs, &name)).map(Value::from_serialize)
+    });
     env.add_function("quiz_html", |name: String, questions: Value| {
         fail(quiz::html(
             &name,
