@@ -235,7 +235,7 @@ fn environment(
     paths: &Paths,
     live: &Arc<Mutex<Live>>,
     server: &Server,
-    labs: &[Lab],
+    course_labs: &[Lab],
 ) -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_loader(minijinja::path_loader(&paths.templates));
@@ -365,7 +365,7 @@ fn environment(
     );
     // Lab pages: `labs check` runs, the lab's tables and measurements on clones of its
     // templates (see labrun.rs).
-    labrun::register(&mut env, server, labs);
+    labrun::register(&mut env, server, course_labs);
     Ok(env)
 }
 
