@@ -278,17 +278,6 @@ fn environment(
     env.add_function("rows", move |sql: String| {
         fail(lock(&l).rows(&sql)).map(Value::from_serialize)
     });
-    // A sentence's claim about computed data: the render fails when the data contradicts it.
-    env.add_function("require", |holds: bool, claim: String| {
-        if holds {
-            Ok(String::new())
-        } else {
-            Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("the data contradicts the page: {claim}"),
-            ))
-        }
-    });
     let l = Arc::clone(live);
     env.add_function("run", move |sql: String| {
         fail(lock(&l).run(&sql).map(|()| String::new()))
@@ -307,6 +296,27 @@ fn environment(
     env.add_function("process_tree", move || fail(lock(&l).process_tree()));
     let l = Arc::clone(live);
     env.add_function("shutdown_log", move || fail(lock(&l).shutdown_log()));
+    add_computed(&mut env, paths);
+    // Lab pages: `labs check` runs, the lab's tables and measurements on clones of its
+    // templates (see labrun.rs).
+    labrun::register(&mut env, server, course_labs);
+    Ok(env)
+}
+
+/// The functions that compute from what the page passes them, with no server: claims checked
+/// against data, numbers, the course's own files, quizzes and diagrams.
+fn add_computed(env: &mut Environment<'static>, paths: &Paths) {
+    // A sentence's claim about computed data: the render fails when the data contradicts it.
+    env.add_function("require", |holds: bool, claim: String| {
+        if holds {
+            Ok(String::new())
+        } else {
+            Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("the data contradicts the page: {claim}"),
+            ))
+        }
+    });
     env.add_filter("fixed", |value: f64, digits: Option<usize>| {
         format!("{value:.*}", digits.unwrap_or(1))
     });
@@ -363,10 +373,6 @@ fn environment(
             .map(Value::from_safe_string)
         },
     );
-    // Lab pages: `labs check` runs, the lab's tables and measurements on clones of its
-    // templates (see labrun.rs).
-    labrun::register(&mut env, server, course_labs);
-    Ok(env)
 }
 
 /// A template value (a list of dicts, say) as the typed data a diagram or a quiz takes.
@@ -580,6 +586,39 @@ fn tidy(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A template rendered with the computed functions only.
+    fn computed(template: &str) -> Result<String, Error> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        add_computed(
+            &mut env,
+            &Paths::of_project(Path::new(env!("CARGO_MANIFEST_DIR"))),
+        );
+        env.render_str(template, ())
+    }
+
+    #[test]
+    fn a_sentence_the_data_contradicts_fails_the_render() {
+        assert_eq!(
+            computed("{{ require(2 > 1, 'two is more') }}ok").unwrap(),
+            "ok"
+        );
+        let err = computed("{{ require(0.9 < 0.85, 'the ratio is met') }}").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the data contradicts the page: the ratio is met"),
+            "{err}"
+        );
+        assert_eq!(computed("{{ 6.849 | ru(1) }}").unwrap(), "6,8");
+        let broken = computed(
+            "{{ quiz_html('q', [{'ask': 'a', 'options': [{'text': '1', 'right': true, 'why': 'w'}, \
+             {'text': '1', 'why': 'w'}, {'text': '2', 'why': 'w'}]}]) }}",
+        );
+        assert!(broken.unwrap_err().to_string().contains("two options"));
+        let used = computed("{{ course_uses('pg_background_launch') | length > 0 }}");
+        assert_eq!(used.unwrap(), "True");
+    }
 
     #[test]
     fn inline_markdown_escapes_and_marks_code() {
