@@ -39,6 +39,9 @@ const ALWAYS_MASKED: &[&str] = &[
 /// - `lab_scratch(n, dataset, statements)`: runs the statements as the superuser, one by one,
 ///   in a fresh clone of that dataset's template (search path `public, extensions`) and returns
 ///   the rows of each (a list of dicts of strings per statement).
+///
+/// `lab_check` and `lab_scratch` take the server's worker-slot lock, which `render` holds for
+/// the part pages and releases before the lab pages: they belong on lab pages only.
 pub fn register(env: &mut Environment<'static>, server: &Server, labs: &[Lab]) {
     let find = {
         let labs = labs.to_vec();
