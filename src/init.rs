@@ -5,8 +5,8 @@ use anyhow::{Context, Result};
 use std::fs;
 use std::path::Path;
 
-/// Writes `answers/labN.sql` (the statement as a comment, then the starter) and a README into
-/// `dir`, leaving every existing answer untouched.
+/// Writes `answers/labN.sql` (the statement and the list of checks as a comment, then the
+/// starter) and a README into `dir`, leaving every existing answer untouched.
 pub fn init(dir: &Path, labs: &[Lab]) -> Result<()> {
     let answers = dir.join("answers");
     fs::create_dir_all(&answers)
@@ -17,7 +17,11 @@ pub fn init(dir: &Path, labs: &[Lab]) -> Result<()> {
             println!("kept     {} (already there)", path.display());
             continue;
         }
-        let statement = lab.read("statement.md")?;
+        let statement = format!(
+            "{}\n{}",
+            lab.read("statement.md")?.trim_end(),
+            checks_list(lab)
+        );
         let mut text = String::new();
         for line in statement.lines() {
             text.push_str(if line.is_empty() { "--" } else { "-- " });
@@ -47,4 +51,52 @@ pub fn init(dir: &Path, labs: &[Lab]) -> Result<()> {
         println!("created  {}", readme.display());
     }
     Ok(())
+}
+
+/// The checks and their points, from lab.toml, as the statement's last section: the statement
+/// itself names none, so that the list a student reads is the one the checker runs.
+fn checks_list(lab: &Lab) -> String {
+    let many = lab.datasets.len() > 1;
+    let mut text = String::from("\n## Проверки и баллы\n\n");
+    for check in &lab.checks {
+        let datasets = if !many {
+            String::new()
+        } else {
+            let names: Vec<&str> = if check.datasets.is_empty() {
+                lab.datasets.iter().map(|d| d.name.as_str()).collect()
+            } else {
+                check.datasets.iter().map(String::as_str).collect()
+            };
+            let word = if names.len() == 1 {
+                "набор"
+            } else {
+                "наборы"
+            };
+            format!(" за набор ({word} {})", names.join(", "))
+        };
+        text.push_str(&format!(
+            "- `{}`: {} — {} {}{datasets}\n",
+            check.id,
+            check.title,
+            check.points,
+            points_word(check.points)
+        ));
+    }
+    text.push_str(&format!(
+        "\nВсего {} {}. Проверка: `labs check {}`; схема данных, примеры проверок и частые \
+         ошибки — на странице этой лабораторной в тетради.\n",
+        lab.max_points(),
+        points_word(lab.max_points()),
+        lab.number
+    ));
+    text
+}
+
+/// «балл», «балла» or «баллов» after `n`.
+fn points_word(n: u32) -> &'static str {
+    match (n % 10, n % 100) {
+        (1, r) if r != 11 => "балл",
+        (2..=4, r) if !(12..=14).contains(&r) => "балла",
+        _ => "баллов",
+    }
 }

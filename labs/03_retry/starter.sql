@@ -2,7 +2,8 @@
 --
 -- Напишите функцию pg_background_launch_retry: она запускает фоновый процесс через
 -- pg_background_launch, а если свободного слота нет (SQLSTATE 53000), сообщает об этом NOTICE,
--- ждёт delay и пробует снова — не больше max_attempts попыток. Условие — в statement.md,
+-- ждёт delay и пробует снова — не больше max_attempts попыток. Условие — в комментарии над
+-- этим текстом (его записывает labs init) и на странице лабораторной работы 3 в тетради;
 -- проверка — labs check 3.
 
 CREATE FUNCTION pg_background_launch_retry(

@@ -3,6 +3,7 @@
 
 mod diagram;
 mod fresh;
+mod labrun;
 pub mod links;
 mod live;
 pub mod look;
@@ -58,9 +59,11 @@ pub fn render(
 ) -> Result<BTreeMap<PathBuf, String>> {
     let wanted = |page: &str| only.is_empty() || only.iter().any(|o| o == page);
     // The book fills every worker slot on page 2: no lab run may share the server meanwhile.
-    let _slots = crate::checks::SlotLock::take(server, true)?;
+    // The lab pages run `labs check` themselves, which takes the lock too: it is released
+    // before them.
+    let mut slots = Some(crate::checks::SlotLock::take(server, true)?);
     let live = Arc::new(Mutex::new(Live::new(server, log, options)?));
-    let env = environment(paths, &live)?;
+    let env = environment(paths, &live, server, labs)?;
     let labs_value = labs
         .iter()
         .map(lab_context)
@@ -92,10 +95,16 @@ pub fn render(
             if !wanted(&format!("lab-{}.md", lab["number"])) {
                 continue;
             }
+            drop(slots.take());
             lock(&live).new_page();
             let text = env
                 .get_template("lab.md.j2")
-                .and_then(|t| t.render(minijinja::context! { lab => Value::from_serialize(lab) }))
+                .and_then(|t| {
+                    t.render(minijinja::context! {
+                        lab => Value::from_serialize(lab),
+                        bench => Value::from_serialize(&bench),
+                    })
+                })
                 .map_err(|e| template_error("lab.md.j2", e))?;
             pages.insert(
                 PathBuf::from(format!("lab-{}.md", lab["number"])),
@@ -222,7 +231,12 @@ pub fn differences(
 }
 
 /// The environment: the templates' folder and the functions the templates call.
-fn environment(paths: &Paths, live: &Arc<Mutex<Live>>) -> Result<Environment<'static>> {
+fn environment(
+    paths: &Paths,
+    live: &Arc<Mutex<Live>>,
+    server: &Server,
+    course_labs: &[Lab],
+) -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_loader(minijinja::path_loader(&paths.templates));
     env.set_trim_blocks(true);
@@ -298,6 +312,9 @@ fn environment(paths: &Paths, live: &Arc<Mutex<Live>>) -> Result<Environment<'st
     });
     // End of part 1's throwaway server.
     add_computed(&mut env, paths);
+    // Lab pages: `labs check` runs, the lab's tables and measurements on clones of its
+    // templates (see labrun.rs).
+    labrun::register(&mut env, server, course_labs);
     Ok(env)
 }
 
