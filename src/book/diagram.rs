@@ -69,9 +69,10 @@ fn width(text: &str) -> f64 {
             'ш' | 'щ' | 'ж' | 'ю' | 'м' | 'ы' | 'Ш' | 'Щ' | 'Ж' | 'Ю' | 'М' | 'Ы' | 'w' | 'm' => {
                 10.0
             }
-            c if c.is_uppercase() => 9.0,
+            '№' => 13.0,
+            c if c.is_uppercase() => 9.6,
             c if c.is_ascii_lowercase() => 7.0,
-            _ => 7.8,
+            _ => 8.2,
         })
         .sum::<f64>()
         * FONT

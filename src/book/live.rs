@@ -214,7 +214,7 @@ impl Live {
                 error: Some(match err.as_db_error() {
                     Some(db) => Failure {
                         code: db.code().code().to_string(),
-                        text: format_error(db, &sql),
+                        text: format_error(db, &sql, &self.literals),
                     },
                     None => Failure {
                         code: String::new(),
@@ -258,6 +258,12 @@ impl Live {
             }
         }
         Ok((scrub::scrub(printed.trim_end(), &self.literals), failed))
+    }
+
+    /// A text as the page may show it: what changes between runs (the socket folder, ports,
+    /// pids) replaced by labels, as in every captured output (a quiz's SQL, say).
+    pub fn shown(&self, text: &str) -> String {
+        scrub::scrub(text, &self.literals)
     }
 
     /// What psql would print for the statements, without the statements: the right answer of a
@@ -516,16 +522,24 @@ fn expect_outcome(error: Option<&Failure>, expected: Option<&str>, statement: &s
 
 /// An error as psql prints it by default: the message, the line it points at with a caret
 /// (when it has a position), then DETAIL, HINT, QUERY and CONTEXT.
-fn format_error(db: &postgres::error::DbError, statement: &str) -> String {
+/// The line is drawn from the statement as the page shows it (its literals replaced), so that a
+/// cut at 60 columns never falls inside a port or a folder of this machine.
+fn format_error(
+    db: &postgres::error::DbError,
+    statement: &str,
+    literals: &[(String, String)],
+) -> String {
     use postgres::error::ErrorPosition;
     let mut out = format!("{}:  {}\n", db.severity(), db.message());
     let internal = match db.position() {
         Some(ErrorPosition::Original(position)) => {
-            out.push_str(&error_position(statement, *position as usize));
+            let (shown, position) = replace_literals(statement, *position as usize, literals);
+            out.push_str(&error_position(&shown, position));
             None
         }
         Some(ErrorPosition::Internal { position, query }) => {
-            out.push_str(&error_position(query, *position as usize));
+            let (shown, position) = replace_literals(query, *position as usize, literals);
+            out.push_str(&error_position(&shown, position));
             Some(query.as_str())
         }
         None => None,
@@ -541,6 +555,37 @@ fn format_error(db: &postgres::error::DbError, statement: &str) -> String {
         }
     }
     out
+}
+
+/// `text` with each literal replaced by its name (as `scrub` does first), and the 1-based
+/// character `position` moved with the text before it (to a replacement's start when it
+/// pointed inside one).
+fn replace_literals(text: &str, position: usize, literals: &[(String, String)]) -> (String, usize) {
+    let mut text = text.to_string();
+    let mut position = position;
+    for (literal, name) in literals {
+        if literal.is_empty() {
+            continue;
+        }
+        let mut out = String::new();
+        let (mut rest, mut chars_done) = (text.as_str(), 0);
+        while let Some(at) = rest.find(literal.as_str()) {
+            let start = chars_done + rest[..at].chars().count();
+            let (old_len, new_len) = (literal.chars().count(), name.chars().count());
+            if position > start + old_len {
+                position = position + new_len - old_len;
+            } else if position > start {
+                position = start + 1;
+            }
+            out.push_str(&rest[..at]);
+            out.push_str(name);
+            chars_done = start + new_len;
+            rest = &rest[at + literal.len()..];
+        }
+        out.push_str(rest);
+        text = out;
+    }
+    (text, position)
 }
 
 /// The `LINE n:` line and the caret under the error's place, as libpq draws them: at most 60
@@ -630,6 +675,16 @@ mod tests {
         assert!(drawn.starts_with("LINE 1: ..."), "{drawn}");
         assert_eq!(drawn.lines().next().unwrap().chars().count(), 71);
         assert_eq!(error_position("SELECT 1", 99), "");
+    }
+
+    #[test]
+    fn an_error_line_is_drawn_from_the_shown_statement() {
+        let literals = [("port=39705".to_string(), "port=<порт>".to_string())];
+        let (text, position) = replace_literals("SELECT 'port=39705', nope", 22, &literals);
+        assert_eq!(text, "SELECT 'port=<порт>', nope");
+        assert_eq!(text.chars().nth(position - 1), Some('n'));
+        let (_, inside) = replace_literals("SELECT 'port=39705'", 14, &literals);
+        assert_eq!(inside, 9);
     }
 
     #[test]

@@ -257,6 +257,8 @@ fn environment(
         fail(lock(&l).printed(&strings(&statements)?, &show))
     });
     let l = Arc::clone(live);
+    env.add_function("shown", move |text: String| lock(&l).shown(&text));
+    let l = Arc::clone(live);
     env.add_function("explain", move |query: String, kwargs: Kwargs| {
         let options: Option<String> = kwargs.get("options")?;
         kwargs.assert_all_used()?;
