@@ -71,8 +71,8 @@ fn width(text: &str) -> f64 {
             }
             '№' => 13.0,
             c if c.is_uppercase() => 9.6,
-            c if c.is_ascii_lowercase() => 7.0,
-            _ => 8.2,
+            c if c.is_ascii_lowercase() => 7.6,
+            _ => 8.6,
         })
         .sum::<f64>()
         * FONT
@@ -220,7 +220,9 @@ pub fn sequence(lanes: &[String], steps: &[Step], caption: &str) -> Result<Strin
         .filter_map(|s| s.at.as_deref())
         .map(|a| width(a) + 16.0)
         .fold(0.0, f64::max);
-    let lane_w = lanes.iter().map(|l| width(l) + 28.0).fold(150.0, f64::max);
+    // Lane names are bold: about a tenth wider.
+    let bold = |text: &str| width(text) * 1.1;
+    let lane_w = lanes.iter().map(|l| bold(l) + 28.0).fold(150.0, f64::max);
     let x_of = |i: usize| margin + 10.0 + lane_w * (i as f64 + 0.5);
     let (top, row) = (44.0, 38.0);
     let mut body = String::new();
@@ -296,7 +298,7 @@ pub fn sequence(lanes: &[String], steps: &[Step], caption: &str) -> Result<Strin
     let mut heads = String::new();
     for (i, name) in lanes.iter().enumerate() {
         let x = x_of(i);
-        let w = width(name) + 20.0;
+        let w = bold(name) + 20.0;
         let end = ended.get(&i).copied().unwrap_or(bottom);
         let _ = writeln!(
             heads,
