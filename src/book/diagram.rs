@@ -79,8 +79,27 @@ fn width(text: &str) -> f64 {
         / 13.0
 }
 
-/// Text safe inside SVG.
-fn esc(text: &str) -> String {
+/// A legend at (`x`, `y`): a swatch of each name's colour and the name; returns its right end.
+fn legend(body: &mut String, names: &[&str], x: f64, y: f64) -> f64 {
+    let mut x = x;
+    for (i, name) in names.iter().enumerate() {
+        let _ = writeln!(
+            body,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{}\" \
+             stroke=\"{STROKE}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            y + 4.0,
+            PALETTE[i % PALETTE.len()],
+            x + 20.0,
+            y + 15.5,
+            esc(name)
+        );
+        x += 40.0 + width(name);
+    }
+    x
+}
+
+/// Text safe inside HTML and SVG, in an element or an attribute.
+pub fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -384,21 +403,7 @@ pub fn bars(bars: &[Bar], caption: &str, unit: &str) -> Result<String> {
     }
     let mut h = pad + bars.len() as f64 * row;
     if !groups.is_empty() {
-        let mut x = label_w;
-        for (i, group) in groups.iter().enumerate() {
-            let _ = writeln!(
-                body,
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{}\" \
-                 stroke=\"{STROKE}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-                h + 4.0,
-                PALETTE[i % PALETTE.len()],
-                x + 20.0,
-                h + 15.5,
-                esc(group)
-            );
-            x += 40.0 + width(group);
-        }
-        right = right.max(x);
+        right = right.max(legend(&mut body, &groups, label_w, h));
         h += 26.0;
     }
     Ok(figure(
@@ -459,24 +464,12 @@ pub fn slots(slots: &[Slot], total: usize, caption: &str) -> Result<String> {
     let rows = total.div_ceil(per_row);
     let mut h = pad + rows as f64 * (box_h + gap);
     let w = pad * 2.0 + per_row.min(total) as f64 * (box_w + gap);
-    let mut x = pad;
-    for (i, kind) in kinds.iter().enumerate() {
-        let _ = writeln!(
-            body,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{}\" \
-             stroke=\"{STROKE}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            h + 4.0,
-            PALETTE[i % PALETTE.len()],
-            x + 20.0,
-            h + 15.5,
-            esc(kind)
-        );
-        x += 40.0 + width(kind);
-    }
+    let mut right = w;
     if !kinds.is_empty() {
+        right = right.max(legend(&mut body, &kinds, pad, h));
         h += 26.0;
     }
-    Ok(figure("slots", w.max(x), h + pad, &body, caption))
+    Ok(figure("slots", right, h + pad, &body, caption))
 }
 
 #[cfg(test)]

@@ -406,11 +406,7 @@ fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> 
 
 /// Text for an HTML block (where Markdown is not read): escaped, with `code` and **bold**.
 fn inline_markdown(text: &str) -> String {
-    let escaped = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
+    let escaped = diagram::esc(text);
     static CODE: std::sync::OnceLock<(Regex, Regex)> = std::sync::OnceLock::new();
     let (code, bold) = CODE.get_or_init(|| {
         (

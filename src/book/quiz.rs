@@ -29,11 +29,7 @@ pub struct Choice {
 /// Escaped text for an attribute or a `<pre>` that must stay on one line of the HTML block
 /// (Markdown ends an HTML block at a blank line).
 fn one_line(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\n', "&#10;")
+    super::diagram::esc(text).replace('\n', "&#10;")
 }
 
 /// The quiz `name` as one HTML block; `inline` renders a text's `code` and **bold**.
