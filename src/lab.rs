@@ -169,11 +169,17 @@ impl Lab {
 
     /// The points of all checks on one dataset, summed over the datasets they run on.
     pub fn max_points(&self) -> u32 {
-        self.datasets
+        self.checks.iter().map(|c| self.points_of(c)).sum()
+    }
+
+    /// The points of one check, summed over the datasets it runs on.
+    pub fn points_of(&self, check: &Check) -> u32 {
+        let datasets = self
+            .datasets
             .iter()
-            .flat_map(|d| self.checks.iter().filter(|c| c.runs_on(&d.name)))
-            .map(|c| c.points)
-            .sum()
+            .filter(|d| check.runs_on(&d.name))
+            .count();
+        check.points * datasets as u32
     }
 
     /// The name of the lab's folder, `NN_slug`.

@@ -10,6 +10,9 @@ pub struct Column {
     pub right: bool,
 }
 
+/// A row as a record: column name to value (NULL as none).
+pub type Record = std::collections::BTreeMap<String, Option<String>>;
+
 /// The rows of one result set; `None` is SQL NULL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Table {
@@ -27,6 +30,21 @@ pub fn right_aligned(type_oid: u32) -> bool {
 }
 
 impl Table {
+    /// The rows as records, each a map from column name to value (NULL as none), for code that
+    /// computes with them rather than prints them.
+    pub fn records(&self) -> Vec<Record> {
+        self.rows
+            .iter()
+            .map(|row| {
+                self.columns
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .zip(row.iter().cloned())
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The result sets of a simple-query batch, in order; `type_oids[i]` are the column types of
     /// the i-th result set (missing ones are left-aligned).
     pub fn from_messages(messages: &[SimpleQueryMessage], type_oids: &[Vec<u32>]) -> Vec<Table> {

@@ -2,15 +2,16 @@
 //! student reads, with what changes between runs masked), the tables and functions a lab gives
 //! read from a clone of its live template, and measurements made on such clones.
 
+use super::fail;
 use crate::checks::{self, SlotLock, Snapshots};
 use crate::lab::Lab;
 use crate::report;
 use crate::sandbox::{ensure_template, Spares};
 use crate::server::Server;
+use crate::table::Record;
 use anyhow::{bail, Context, Result};
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind};
-use postgres::SimpleQueryMessage;
 use regex::Regex;
 use std::path::{Component, Path};
 use std::time::Duration;
@@ -49,7 +50,12 @@ pub fn register(env: &mut Environment<'static>, server: &Server, labs: &[Lab]) {
             labs.iter()
                 .find(|l| l.number == number)
                 .cloned()
-                .ok_or_else(|| invalid(format!("there is no lab {number}")))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("there is no lab {number}"),
+                    )
+                })
         }
     };
     let f = find.clone();
@@ -112,27 +118,24 @@ fn wrong_answers(lab: &Lab) -> Result<Vec<serde_json::Value>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let text = lab.read(&format!("wrong/{name}"))?;
-        let fails: Vec<String> = text
-            .lines()
-            .find_map(|l| l.strip_prefix("-- fails:"))
-            .map(|l| l.split(',').map(|id| id.trim().to_string()).collect())
-            .unwrap_or_default();
-        let mut points = 0;
-        for id in &fails {
-            let Some(check) = lab.checks.iter().find(|c| &c.id == id) else {
-                bail!(
-                    "`wrong/{name}` names the check `{id}`, which lab {} has not",
-                    lab.number
-                );
-            };
-            points += check.points
-                * lab
-                    .datasets
-                    .iter()
-                    .filter(|d| check.runs_on(&d.name))
-                    .count() as u32;
+        let declared = crate::dev::declared_failures(&path)?;
+        if let Some(id) = declared
+            .iter()
+            .find(|id| !lab.checks.iter().any(|c| &&c.id == id))
+        {
+            bail!(
+                "`wrong/{name}` names the check `{id}`, which lab {} has not",
+                lab.number
+            );
         }
+        // In the lab's order of checks, as its page lists them.
+        let failed: Vec<_> = lab
+            .checks
+            .iter()
+            .filter(|c| declared.contains(&c.id))
+            .collect();
+        let fails: Vec<&str> = failed.iter().map(|c| c.id.as_str()).collect();
+        let points: u32 = failed.iter().map(|c| lab.points_of(c)).sum();
         out.push(serde_json::json!({ "file": name, "fails": fails, "points": points }));
     }
     Ok(out)
@@ -288,7 +291,7 @@ fn scratch(
     lab: &Lab,
     dataset: &str,
     statements: &[String],
-) -> Result<Vec<Vec<serde_json::Map<String, serde_json::Value>>>> {
+) -> Result<Vec<Vec<Record>>> {
     let Some(dataset) = lab.datasets.iter().find(|d| d.name == dataset) else {
         bail!("lab {} has no dataset `{dataset}`", lab.number);
     };
@@ -320,7 +323,8 @@ fn scratch(
             let messages = client
                 .simple_query(statement)
                 .with_context(|| format!("in the clone of lab {}: {statement}", lab.number))?;
-            out.push(rows(&messages));
+            let tables = crate::table::Table::from_messages(&messages, &[]);
+            out.push(tables.last().map(|t| t.records()).unwrap_or_default());
         }
         Ok(out)
     })();
@@ -328,38 +332,6 @@ fn scratch(
         "DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"
     ))?;
     result
-}
-
-/// The rows of a simple query's last result, as dicts of strings (NULL as null).
-fn rows(messages: &[SimpleQueryMessage]) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let mut out = Vec::new();
-    for message in messages {
-        match message {
-            SimpleQueryMessage::RowDescription(_) => out.clear(),
-            SimpleQueryMessage::Row(row) => {
-                let mut map = serde_json::Map::new();
-                for (i, column) in row.columns().iter().enumerate() {
-                    map.insert(
-                        column.name().to_string(),
-                        row.get(i)
-                            .map_or(serde_json::Value::Null, |v| v.to_string().into()),
-                    );
-                }
-                out.push(map);
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn invalid(text: String) -> Error {
-    Error::new(ErrorKind::InvalidOperation, text)
-}
-
-/// An error of the server or a lab file as a template error.
-fn fail<T>(result: Result<T>) -> Result<T, Error> {
-    result.map_err(|e| invalid(format!("{e:#}")))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use super::fresh::Fresh;
 use super::scrub;
 use crate::server::{Server, ServerOptions};
-use crate::table::Table;
+use crate::table::{Record, Table};
 use anyhow::{bail, Context, Result};
 use postgres::{Client, NoTls};
 use regex::Regex;
@@ -322,22 +322,8 @@ impl Live {
 
     /// The rows of a query run silently in the current session, each a map from column name to
     /// value (NULL as none), for the templates to compute with or to draw.
-    pub fn rows(&mut self, sql: &str) -> Result<Vec<BTreeMap<String, Option<String>>>> {
-        let Some(table) = self.query(sql)? else {
-            return Ok(Vec::new());
-        };
-        Ok(table
-            .rows
-            .into_iter()
-            .map(|row| {
-                table
-                    .columns
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .zip(row)
-                    .collect()
-            })
-            .collect())
+    pub fn rows(&mut self, sql: &str) -> Result<Vec<Record>> {
+        Ok(self.query(sql)?.map(|t| t.records()).unwrap_or_default())
     }
 
     /// Runs a statement silently; fails when it fails.
