@@ -62,11 +62,7 @@ fn checks_list(lab: &Lab) -> String {
         let datasets = if !many {
             String::new()
         } else {
-            let names: Vec<&str> = if check.datasets.is_empty() {
-                lab.datasets.iter().map(|d| d.name.as_str()).collect()
-            } else {
-                check.datasets.iter().map(String::as_str).collect()
-            };
+            let names = lab.datasets_of(check);
             let word = if names.len() == 1 {
                 "набор"
             } else {

@@ -174,12 +174,16 @@ impl Lab {
 
     /// The points of one check, summed over the datasets it runs on.
     pub fn points_of(&self, check: &Check) -> u32 {
-        let datasets = self
-            .datasets
+        check.points * self.datasets_of(check).len() as u32
+    }
+
+    /// The names of the datasets a check runs on, in the lab's order.
+    pub fn datasets_of(&self, check: &Check) -> Vec<&str> {
+        self.datasets
             .iter()
             .filter(|d| check.runs_on(&d.name))
-            .count();
-        check.points * datasets as u32
+            .map(|d| d.name.as_str())
+            .collect()
     }
 
     /// The name of the lab's folder, `NN_slug`.

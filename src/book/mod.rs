@@ -553,11 +553,7 @@ fn lab_context(lab: &Lab) -> Result<serde_json::Value> {
                 "title": c.title,
                 "points": c.points,
                 "timeout_s": c.timeout_ms as f64 / 1000.0,
-                "datasets": if c.datasets.is_empty() {
-                    lab.datasets.iter().map(|d| d.name.clone()).collect()
-                } else {
-                    c.datasets.clone()
-                },
+                "datasets": lab.datasets_of(c),
                 "hint": c.hint,
             })
         })
