@@ -7,8 +7,9 @@ MDBOOK_VERSION := 0.5.4
 TOOLS_DIR ?= $(or $(LABS_TOOLS_DIR),tools)
 MDBOOK := $(TOOLS_DIR)/bin/mdbook
 
-.PHONY: setup browser build demo image test cargo-test lint fmt-check installcheck compat-check \
-	dev-check docker-test matrix bench book serve mdbook book-check
+.PHONY: setup browser build demo image grader-image test cargo-test lint fmt-check installcheck \
+	compat-check dev-check docker-test engines-test swarm-test k8s-test matrix bench book serve \
+	mdbook book-check
 
 setup:
 	@scripts/setup
@@ -36,14 +37,23 @@ demo: setup
 image:
 	@scripts/image
 
+# The grader image `pgbg-labs/grader:<version>`: the lab server image plus this `labs` and the
+# labs, one container grading one shard of a class (deploy/grader/); rebuilt when they changed.
+grader-image: build
+	@scripts/grader-image
+
 test: setup browser cargo-test lint fmt-check installcheck compat-check dev-check book-check \
-	docker-test
+	docker-test engines-test
 
 cargo-test:
 	@cargo test --locked
 
+# Clippy, and the layers of ARCHITECTURE.md: in the runner (scripts/import-graph) and in the
+# extension (scripts/include-graph), no cycle and no file over 400 lines that does not say why.
 lint:
 	@cargo clippy --locked --all-targets --quiet -- -D warnings
+	@scripts/import-graph
+	@scripts/include-graph
 
 fmt-check:
 	@cargo fmt --check
@@ -70,6 +80,20 @@ docker-test: setup
 	@LABS_TEST_BACKEND=docker cargo test --locked --test server --test check --test backends
 	@LABS_HOME="$(CURDIR)/target/docker-home" $(LABS) dev check all --backend docker
 
+# A class graded in 3 shards on the engines, each merged and compared with the gradebook one
+# machine makes: as a Docker Swarm replicated job (a single-node swarm made and left when the
+# engine is in none), and as the Kubernetes Job `labs grade plan` renders (validated offline,
+# its pods run with docker run). swarm-test and k8s-test run one of them; `make test` both, on
+# one class graded once on this machine.
+engines-test: setup
+	@scripts/engines-test
+
+swarm-test: setup
+	@scripts/engines-test swarm
+
+k8s-test: setup
+	@scripts/engines-test k8s
+
 # The extension (built with -Werror, then `make installcheck`) and every lab (`labs dev check`)
 # on each PostgreSQL major Debian's suites carry: bookworm's 15, trixie's 17, sid's newest, each
 # in its own lab server image (`scripts/image N`); says which major passed.
@@ -81,6 +105,7 @@ bench: setup
 	@$(LABS) bench extension --backend native --out target/bench
 	@$(LABS) bench checks --backend native --out target/bench
 	@$(LABS) bench grade --backend native --out target/bench
+	@$(LABS) bench grade --shards 3 --backend native --out target/bench
 
 # mdBook at the pinned version, installed when missing or of another version.
 mdbook:

@@ -20,7 +20,6 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "pg_background.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"

@@ -3,8 +3,8 @@
  * progress.c
  *	  Progress reports: pg_background_progress, called by the worker's own
  *	  SQL, writes the last report into the worker's segment; the launching
- *	  session reads it with pg_background_get_progress_v2, and keeps the last
- *	  one it saw when it lets go of the segment.
+ *	  session reads it with pg_background_get_progress_v2 (its record keeps
+ *	  the last one it saw when it lets go of the segment, see registry.c).
  *
  * IDENTIFICATION
  *	  extension/progress.c
@@ -17,7 +17,9 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
-#include "pg_background.h"
+#include "progress.h"
+#include "registry.h"
+#include "segment.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -28,20 +30,6 @@ PG_FUNCTION_INFO_V1(pg_background_progress);
 PG_FUNCTION_INFO_V1(pg_background_get_progress_v2);
 
 /*
- * pgbg_progress_init
- *
- * A new segment: no progress reported yet.
- */
-void
-pgbg_progress_init(pg_background_fixed *fixed)
-{
-	SpinLockInit(&fixed->progress_lock);
-	fixed->progress_pct = PGBG_NO_PROGRESS;
-	fixed->progress_has_msg = false;
-	fixed->progress_msg[0] = '\0';
-}
-
-/*
  * pgbg_progress_serve
  *
  * Called by the worker once it has attached: its reports go to fixed.
@@ -50,42 +38,6 @@ void
 pgbg_progress_serve(pg_background_fixed *fixed)
 {
 	my_fixed = fixed;
-}
-
-/*
- * pgbg_progress_refresh
- *
- * Take over the worker's last report while the session holds its segment.
- */
-void
-pgbg_progress_refresh(pg_background_record *record)
-{
-	pg_background_fixed *fixed;
-	int32		pct;
-	bool		has_msg;
-	char		msg[PGBG_PROGRESS_MSG_SIZE];
-
-	if (record->entry == NULL)
-		return;
-	fixed = record->entry->fixed;
-
-	SpinLockAcquire(&fixed->progress_lock);
-	pct = fixed->progress_pct;
-	has_msg = fixed->progress_has_msg;
-	memcpy(msg, fixed->progress_msg, sizeof(msg));
-	SpinLockRelease(&fixed->progress_lock);
-	msg[sizeof(msg) - 1] = '\0';
-
-	if (pct == record->progress.pct &&
-		has_msg == (record->progress.msg != NULL) &&
-		(!has_msg || strcmp(msg, record->progress.msg) == 0))
-		return;
-
-	if (record->progress.msg != NULL)
-		pfree(record->progress.msg);
-	record->progress.pct = pct;
-	record->progress.msg = has_msg ?
-		MemoryContextStrdup(TopMemoryContext, msg) : NULL;
 }
 
 /*
@@ -126,13 +78,7 @@ pg_background_progress(PG_FUNCTION_ARGS)
 		len = pg_mbcliplen(msg, VARSIZE_ANY_EXHDR(t), PGBG_PROGRESS_MSG_SIZE - 1);
 	}
 
-	SpinLockAcquire(&my_fixed->progress_lock);
-	my_fixed->progress_pct = pct;
-	my_fixed->progress_has_msg = msg != NULL;
-	if (msg != NULL)
-		memcpy(my_fixed->progress_msg, msg, len);
-	my_fixed->progress_msg[len] = '\0';
-	SpinLockRelease(&my_fixed->progress_lock);
+	pgbg_segment_write_progress(my_fixed, pct, msg, len);
 
 	PG_RETURN_VOID();
 }
@@ -152,7 +98,7 @@ pg_background_get_progress_v2(PG_FUNCTION_ARGS)
 	bool		nulls[2] = {false, false};
 
 	record = pgbg_lookup_handle(PG_GETARG_INT32(0), PG_GETARG_INT64(1));
-	pgbg_progress_refresh(record);
+	pgbg_refresh_progress(record);
 	if (record->progress.pct == PGBG_NO_PROGRESS)
 		PG_RETURN_NULL();
 

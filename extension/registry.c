@@ -1,9 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * registry.c
- *	  The session's record of the workers it launched, through either
- *	  interface: their handles (process ID and cookie), states, last errors,
- *	  the per-session limit, waiting for workers to exit, and statistics.
+ *	  What the session knows of the workers it launched, through either
+ *	  interface.  Each worker has a record (pg_background_record: its handle
+ *	  of process ID and cookie, what it ran, its state, last error and
+ *	  progress), kept after the worker has ended; while the session holds
+ *	  the worker's segment, it also has an entry in the worker table
+ *	  (pg_background_worker, keyed by process ID: the segment, our end of
+ *	  the result queue, whether its results are being read).
+ *
+ *	  This file is the one owner of both.  A record and its entry point at
+ *	  each other and change together: letting go of a segment settles the
+ *	  record from it, and refreshing a record lets go of the segment of a
+ *	  worker that ended unread.  Kept in one file, with the transaction
+ *	  callbacks that end a reading that aborted and the counters of
+ *	  pg_background_stats_v2, they make it longer than 400 lines; split,
+ *	  the two halves would call each other again.  Acting on workers
+ *	  (cancel, wait) is control.c's, starting them launch.c's.
  *
  * IDENTIFICATION
  *	  extension/registry.c
@@ -12,16 +25,12 @@
  */
 #include "postgres.h"
 
-#include <signal.h>
-
+#include "access/xact.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "nodes/pg_list.h"
-#include "pgstat.h"
-#include "pg_background.h"
-#include "storage/latch.h"
+#include "registry.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 /* How many records the session keeps at most (finished workers go first). */
 #define PGBG_MAX_RECORDS		1000
@@ -29,14 +38,17 @@
 /* How many characters of the SQL text a record keeps. */
 #define PGBG_SQL_PREVIEW_CHARS	120
 
-/* How long a launch may wait for our own finished workers to exit. */
-#define PGBG_EXIT_WAIT_MS		1000
-
-/* How long one wait for a worker's exit sleeps before looking again. */
-#define PGBG_WAIT_STEP_MS		100
-
 /* The records, oldest first (the list and its records: TopMemoryContext). */
 static List *records = NIL;
+
+/* The workers whose segment we hold, keyed by process ID (TopMemoryContext). */
+static HTAB *worker_table = NULL;
+
+/* How many entries the table has lost; a reader rechecks its entry then. */
+uint64		pgbg_worker_table_changes = 0;
+
+/* Have we registered our transaction callbacks yet? */
+static bool callbacks_registered = false;
 
 /* Counters since the session started. */
 static int64 n_launched = 0;
@@ -46,93 +58,93 @@ static int64 n_canceled = 0;
 static double run_ms_sum = 0;
 static int64 run_ms_count = 0;
 
-static int64 new_cookie(void);
-static void evict_record(void);
-static void refresh_record(pg_background_record *record);
+static pg_background_record *create_record(int32 pid, const char *sql,
+										   Size sql_len,
+										   pg_background_fixed *fixed,
+										   BackgroundWorkerHandle *handle);
+static void release_record(pg_background_record *record, bool finished,
+						   pgbg_consumed_by how);
 static bool settle_from_segment(pg_background_record *record,
 								pg_background_fixed *fixed);
-static void set_state(pg_background_record *record, pgbg_state state,
-					  const char *error);
+static int64 new_cookie(void);
+static void evict_record(void);
+static void ensure_worker_table(void);
+static void pgbg_xact_callback(XactEvent event, void *arg);
+static void pgbg_subxact_callback(SubXactEvent event,
+								  SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
 
 /*
- * pgbg_record_create
+ * pgbg_register_worker
  *
- * Remember a worker that has just attached to its queue.
+ * Remember a worker that has just attached to its queue: a record, and an
+ * entry for the segment (seg, with the queue's receiving end mqh, its
+ * fixed part and its copy of the SQL text).
  */
 pg_background_record *
-pgbg_record_create(int32 pid, const char *sql, Size sql_len,
-				   pg_background_fixed *fixed, BackgroundWorkerHandle *handle)
+pgbg_register_worker(int32 pid, const char *sql, Size sql_len,
+					 dsm_segment *seg, shm_mq_handle *mqh,
+					 pg_background_fixed *fixed, const char *sql_copy,
+					 BackgroundWorkerHandle *handle)
 {
 	pg_background_record *record;
-	MemoryContext oldcontext;
+	pg_background_worker *entry;
+	bool		found;
 
-	evict_record();
+	/* This may let go of the segments of ended workers */
+	record = create_record(pid, sql, sql_len, fixed, handle);
 
-	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
-	record = palloc0(sizeof(pg_background_record));
-	record->pid = pid;
-	record->cookie = new_cookie();
-	record->launched_at = fixed->launched_at;
-	record->user_id = GetUserId();
-	record->queue_size = fixed->queue_size;
-	record->sql_preview = pnstrdup(sql,
-								   pg_mbcharcliplen(sql, (int) Min(sql_len, INT_MAX),
-													PGBG_SQL_PREVIEW_CHARS));
-	record->discard = fixed->discard_results;
-	record->state = PGBG_STATE_RUNNING;
-	record->run_ms = -1;
-	record->progress.pct = PGBG_NO_PROGRESS;
-	record->handle = handle;
-	records = lappend(records, record);
-	MemoryContextSwitchTo(oldcontext);
+	/*
+	 * A process ID can only be in the table twice if an old worker exited
+	 * unread long ago and the kernel reused its ID: drop the stale entry,
+	 * whose end is final.
+	 */
+	ensure_worker_table();
+	entry = hash_search(worker_table, &pid, HASH_ENTER, &found);
+	if (found)
+	{
+		if (!entry->queue_detached && !entry->record->discard)
+			ereport(WARNING,
+					(errmsg("discarding the unread results of an earlier background worker with PID %d",
+							pid)));
+		if (!entry->queue_detached)
+			shm_mq_detach(entry->mqh);
+		release_record(entry->record, true, PGBG_CONSUMED_DETACHED);
+		entry->record->entry = NULL;
+		pgbg_worker_table_changes++;
+		dsm_detach(entry->seg);
+	}
+	entry->pid = pid;
+	entry->seg = seg;
+	entry->mqh = mqh;
+	entry->fixed = fixed;
+	entry->sql = sql_copy;
+	entry->reading = false;
+	entry->queue_detached = false;
+	entry->reading_subid = InvalidSubTransactionId;
+	entry->record = record;
+	record->entry = entry;
 
-	n_launched++;
 	return record;
 }
 
 /*
- * pgbg_record_released
+ * pgbg_find_worker
  *
- * The session lets go of the worker's segment, because of how.  Its last
- * progress report is kept; if the worker's final message has been read
- * (finished), the segment says how it ended.
+ * The table entry of a worker of this session whose results can still be
+ * read, or NULL.
  */
-void
-pgbg_record_released(pg_background_record *record, bool finished,
-					 pgbg_consumed_by how)
+pg_background_worker *
+pgbg_find_worker(int32 pid)
 {
-	if (record->consumed_by == PGBG_CONSUMED_NOT)
-		record->consumed_by = how;
-	if (record->entry == NULL)
-		return;
-	pgbg_progress_refresh(record);
-	if (finished)
-	{
-		record->finished = true;
-		(void) settle_from_segment(record, record->entry->fixed);
-	}
-}
+	pg_background_worker *worker;
 
-/*
- * pgbg_refresh_records
- *
- * Bring every record up to date: ask the postmaster about workers not
- * known to be gone, read the end of those whose segment we hold, and let
- * go of the segments of submitted and detached workers that have ended.
- */
-void
-pgbg_refresh_records(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, records)
-	{
-		pg_background_record *record = lfirst(lc);
-
-		if (!record->gone || record->state == PGBG_STATE_RUNNING ||
-			record->entry != NULL)
-			refresh_record(record);
-	}
+	if (worker_table == NULL)
+		return NULL;
+	worker = hash_search(worker_table, &pid, HASH_FIND, NULL);
+	if (worker == NULL || worker->queue_detached)
+		return NULL;
+	return worker;
 }
 
 /*
@@ -163,7 +175,7 @@ pgbg_lookup_handle(int32 pid, int64 cookie)
 		pgbg_error_not_attached(pid);
 
 	/* Only the latest worker with that process ID can still be running */
-	refresh_record(latest);
+	pgbg_refresh_record(latest);
 	if (latest->gone || latest->state != PGBG_STATE_RUNNING)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -179,13 +191,274 @@ pgbg_lookup_handle(int32 pid, int64 cookie)
 }
 
 /*
- * pgbg_check_session_limit
+ * pgbg_records
  *
- * pg_background.max_workers bounds the workers of this session that are
- * still running; a launch of the second interface beyond it fails.
+ * The records, oldest first, up to date.
+ */
+List *
+pgbg_records(void)
+{
+	pgbg_refresh_records();
+	return records;
+}
+
+/*
+ * pgbg_results_readable
+ *
+ * Whether the worker's results can still be read.
+ */
+bool
+pgbg_results_readable(pg_background_record *record)
+{
+	return record->entry != NULL && !record->entry->queue_detached &&
+		!record->discard;
+}
+
+/*
+ * pgbg_error_not_attached
+ *
+ * The one error for a process ID whose results cannot be read: not started
+ * by this session, or already read or detached.
  */
 void
-pgbg_check_session_limit(void)
+pgbg_error_not_attached(int32 pid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("PID %d is not attached to this session", pid)));
+	pg_unreachable();
+}
+
+/*
+ * pgbg_detach_worker
+ *
+ * Stop listening to a worker (detach, cancel): detach from its queue, so
+ * that its sends fail and it never waits for us, but keep its segment, and
+ * with it how the worker ends, until it has ended (pgbg_refresh_records
+ * lets go then).  Not while its results are being read: the reader is
+ * working in the segment (a domain's check of a column can call us).
+ */
+void
+pgbg_detach_worker(pg_background_worker *worker, pgbg_consumed_by how)
+{
+	if (worker->reading)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("the results of background worker with PID %d are being read",
+						worker->pid),
+				 errhint("Detach or cancel it once the query that reads its results has ended.")));
+	if (worker->queue_detached)
+		return;
+
+	shm_mq_detach(worker->mqh);
+	worker->queue_detached = true;
+	if (worker->record->consumed_by == PGBG_CONSUMED_NOT)
+		worker->record->consumed_by = how;
+}
+
+/*
+ * pgbg_stop_reading
+ *
+ * A reading ended before the worker's last message (an error, a cancel, an
+ * abort): nothing more can be read, the worker goes on to its commit, and
+ * its segment stays until it has ended, as after a detach.
+ */
+void
+pgbg_stop_reading(pg_background_worker *worker)
+{
+	worker->reading = false;
+	pgbg_detach_worker(worker, PGBG_CONSUMED_READ);
+	pgbg_worker_table_changes++;
+}
+
+/*
+ * pgbg_forget_worker
+ *
+ * Stop listening to a worker: detach from its queue and segment and drop it
+ * from the table.  The worker keeps running; what it still sends is lost.
+ * finished says that it already sent its last message: its record learns
+ * how it ended from the segment before we let go of it.  how says why its
+ * results are gone (PGBG_CONSUMED_NOT for a submitted worker that ended).
+ */
+void
+pgbg_forget_worker(pg_background_worker *worker, bool finished,
+				   pgbg_consumed_by how)
+{
+	int32		pid = worker->pid;
+
+	/* Detach the queue first: that wakes a worker blocked on a full queue */
+	if (!worker->queue_detached)
+		shm_mq_detach(worker->mqh);
+	release_record(worker->record, finished, how);
+	worker->record->entry = NULL;
+	dsm_detach(worker->seg);
+
+	hash_search(worker_table, &pid, HASH_REMOVE, NULL);
+	pgbg_worker_table_changes++;
+}
+
+/*
+ * pgbg_refresh_records
+ *
+ * Bring every record up to date: ask the postmaster about workers not
+ * known to be gone, read the end of those whose segment we hold, and let
+ * go of the segments of submitted and detached workers that have ended.
+ */
+void
+pgbg_refresh_records(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, records)
+	{
+		pg_background_record *record = lfirst(lc);
+
+		if (!record->gone || record->state == PGBG_STATE_RUNNING ||
+			record->entry != NULL)
+			pgbg_refresh_record(record);
+	}
+}
+
+/*
+ * pgbg_refresh_record
+ *
+ * Learn what can be learnt about one worker.  The postmaster is asked
+ * first: a worker writes its end into the segment before it exits, so
+ * once it is gone what the segment says is final.
+ */
+void
+pgbg_refresh_record(pg_background_record *record)
+{
+	pid_t		pid;
+
+	if (!record->gone &&
+		GetBackgroundWorkerPid(record->handle, &pid) == BGWH_STOPPED)
+		record->gone = true;
+
+	if (record->state == PGBG_STATE_RUNNING && record->entry != NULL)
+		(void) settle_from_segment(record, record->entry->fixed);
+
+	if (record->state == PGBG_STATE_RUNNING && record->gone)
+	{
+		if (record->cancel_requested)
+			pgbg_record_ended(record, PGBG_STATE_CANCELED, NULL);
+		else if (record->entry != NULL)
+			pgbg_record_ended(record, PGBG_STATE_ERROR,
+							  "background worker exited without reporting its end");
+		else
+			pgbg_record_ended(record, PGBG_STATE_STOPPED, NULL);	/* end not known */
+	}
+
+	/* Nothing more will come from a submitted or detached worker that ended */
+	if (record->entry != NULL && record->state != PGBG_STATE_RUNNING &&
+		(record->discard || record->entry->queue_detached) &&
+		!record->entry->reading)
+		pgbg_forget_worker(record->entry, true, PGBG_CONSUMED_NOT);
+}
+
+/*
+ * pgbg_refresh_progress
+ *
+ * Take over the worker's last report while the session holds its segment.
+ */
+void
+pgbg_refresh_progress(pg_background_record *record)
+{
+	pg_background_fixed *fixed;
+	int32		pct;
+	bool		has_msg;
+	char		msg[PGBG_PROGRESS_MSG_SIZE];
+
+	if (record->entry == NULL)
+		return;
+	fixed = record->entry->fixed;
+
+	pct = pgbg_segment_read_progress(fixed, &has_msg, msg);
+
+	if (pct == record->progress.pct &&
+		has_msg == (record->progress.msg != NULL) &&
+		(!has_msg || strcmp(msg, record->progress.msg) == 0))
+		return;
+
+	if (record->progress.msg != NULL)
+		pfree(record->progress.msg);
+	record->progress.pct = pct;
+	record->progress.msg = has_msg ?
+		MemoryContextStrdup(TopMemoryContext, msg) : NULL;
+}
+
+/*
+ * pgbg_record_ended
+ *
+ * A running worker has ended, in state (with the message of its error, or
+ * NULL): count it.  The first end known is final.
+ */
+void
+pgbg_record_ended(pg_background_record *record, pgbg_state state,
+				  const char *error)
+{
+	if (record->state != PGBG_STATE_RUNNING)
+		return;
+
+	record->state = state;
+	if (error != NULL)
+		record->last_error = MemoryContextStrdup(TopMemoryContext, error);
+
+	switch (state)
+	{
+		case PGBG_STATE_STOPPED:
+			n_completed++;
+			break;
+		case PGBG_STATE_ERROR:
+			n_failed++;
+			break;
+		case PGBG_STATE_CANCELED:
+			n_canceled++;
+			break;
+		case PGBG_STATE_RUNNING:
+			break;
+	}
+
+	if (record->run_ms >= 0)
+	{
+		run_ms_sum += record->run_ms;
+		run_ms_count++;
+	}
+}
+
+/*
+ * pgbg_held_segments
+ *
+ * How many workers' segments the session holds (running, unread, or
+ * detached and not yet ended), and the bytes of their queues.
+ */
+void
+pgbg_held_segments(long *count, int64 *bytes)
+{
+	HASH_SEQ_STATUS status;
+	pg_background_worker *worker;
+
+	*count = 0;
+	*bytes = 0;
+	if (worker_table == NULL)
+		return;
+
+	hash_seq_init(&status, worker_table);
+	while ((worker = hash_seq_search(&status)) != NULL)
+	{
+		(*count)++;
+		*bytes += worker->fixed->queue_size;
+	}
+}
+
+/*
+ * pgbg_running_workers
+ *
+ * How many of the session's workers are still running, as far as we know
+ * now.
+ */
+int
+pgbg_running_workers(void)
 {
 	ListCell   *lc;
 	int			running = 0;
@@ -196,189 +469,7 @@ pgbg_check_session_limit(void)
 		if (((pg_background_record *) lfirst(lc))->state == PGBG_STATE_RUNNING)
 			running++;
 	}
-
-	if (running >= pgbg_max_workers)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many background workers in this session"),
-				 errdetail("This session runs %d background workers, and pg_background.max_workers is %d.",
-						   running, pgbg_max_workers),
-				 errhint("Wait for a worker to finish or cancel one, or raise pg_background.max_workers.")));
-}
-
-/*
- * pgbg_cancel_record
- *
- * Stop a running worker at once: pgbg_cancel_record_grace without grace.
- */
-void
-pgbg_cancel_record(pg_background_record *record)
-{
-	pgbg_cancel_record_grace(record, 0);
-}
-
-/*
- * pgbg_cancel_record_grace
- *
- * Cancel a running worker's statement the way pg_cancel_backend does
- * (SIGINT: its transaction rolls back at its next interrupt check) and let
- * go of its results; if its process has not exited after grace_ms, end it
- * the way pg_terminate_backend does (SIGTERM, through the postmaster's
- * TerminateBackgroundWorker).  Never SIGKILL: a killed backend makes the
- * postmaster restart every backend.  A worker that already ended keeps its
- * state.
- *
- * The queue is detached right after the cancel is sent, before the worker
- * can see it: a worker blocked on a full queue is woken with the cancel
- * already pending, and no worker waits for room to send the error it ends
- * with.  The segment stays until the worker has ended, so its state says
- * what became of it: canceled, or stopped if it caught the cancel and
- * committed within the grace period.
- */
-void
-pgbg_cancel_record_grace(pg_background_record *record, int grace_ms)
-{
-	pid_t		pid;
-
-	refresh_record(record);
-	if (record->state != PGBG_STATE_RUNNING)
-		return;
-	if (record->entry != NULL && record->entry->reading)
-		pgbg_detach_worker(record->entry, PGBG_CONSUMED_CANCELED);	/* fails */
-
-	/* The handle's process ID is checked first: it may not be reused yet */
-	if (GetBackgroundWorkerPid(record->handle, &pid) == BGWH_STARTED &&
-		pid == record->pid)
-		(void) kill(pid, SIGINT);
-	record->cancel_requested = true;
-	if (record->entry != NULL)
-		pgbg_detach_worker(record->entry, PGBG_CONSUMED_CANCELED);
-	else if (record->consumed_by == PGBG_CONSUMED_NOT)
-		record->consumed_by = PGBG_CONSUMED_CANCELED;
-
-	PG_TRY();
-	{
-		if (!pgbg_wait_record(record, Min(grace_ms, PG_BACKGROUND_MAX_GRACE_MS)))
-			TerminateBackgroundWorker(record->handle);
-	}
-	PG_CATCH();
-	{
-		/* Our own wait was interrupted: the worker gets no more grace */
-		TerminateBackgroundWorker(record->handle);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
-	/* Ended by us, or still ending: canceled (a later look changes nothing) */
-	set_state(record, PGBG_STATE_CANCELED, NULL);
-}
-
-/*
- * pgbg_wait_record
- *
- * Wait until the worker's process has exited, at most timeout_ms
- * milliseconds (-1: no limit).  The postmaster sets our latch when one of
- * our workers stops; we look again every PGBG_WAIT_STEP_MS anyway.
- * Returns whether the worker has exited.
- */
-bool
-pgbg_wait_record(pg_background_record *record, int timeout_ms)
-{
-	TimestampTz start = GetCurrentTimestamp();
-
-	for (;;)
-	{
-		long		wait_ms = PGBG_WAIT_STEP_MS;
-		int			rc;
-
-		refresh_record(record);
-		if (record->gone)
-			return true;
-
-		if (timeout_ms >= 0)
-		{
-			long		elapsed_ms;
-
-			elapsed_ms = (long) ((GetCurrentTimestamp() - start) / 1000);
-			if (elapsed_ms >= timeout_ms)
-				return false;
-			wait_ms = Min(wait_ms, timeout_ms - elapsed_ms);
-		}
-
-		rc = WaitLatch(MyLatch,
-					   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   wait_ms, WAIT_EVENT_BGWORKER_SHUTDOWN);
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/*
- * pgbg_wait_for_exiting
- *
- * Called when no worker slot is free.  Workers whose final message we have
- * read exit right after it, so wait (briefly, and only for them) until at
- * least one is gone.  Returns true if a slot may have been freed.
- */
-bool
-pgbg_wait_for_exiting(void)
-{
-	TimestampTz start = GetCurrentTimestamp();
-	ListCell   *lc;
-	bool		any = false;
-
-	pgbg_refresh_records();
-	foreach(lc, records)
-	{
-		pg_background_record *record = lfirst(lc);
-
-		if (record->finished && !record->gone)
-			any = true;
-	}
-	if (!any)
-		return false;
-
-	for (;;)
-	{
-		int			rc;
-
-		/* The postmaster sets our latch when one of them stops */
-		rc = WaitLatch(MyLatch,
-					   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   10L, WAIT_EVENT_BGWORKER_SHUTDOWN);
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-
-		foreach(lc, records)
-		{
-			pg_background_record *record = lfirst(lc);
-			pid_t		pid;
-
-			if (record->finished && !record->gone &&
-				GetBackgroundWorkerPid(record->handle, &pid) == BGWH_STOPPED)
-			{
-				record->gone = true;
-				return true;
-			}
-		}
-		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-									   PGBG_EXIT_WAIT_MS))
-			return false;
-	}
-}
-
-/*
- * pgbg_records
- *
- * The records, oldest first, up to date.
- */
-List *
-pgbg_records(void)
-{
-	pgbg_refresh_records();
-	return records;
+	return running;
 }
 
 /*
@@ -420,6 +511,95 @@ pgbg_state_name(pgbg_state state)
 			return "error";
 	}
 	return "unknown";
+}
+
+/*
+ * create_record
+ *
+ * The record of a worker that has just attached to its queue, making room
+ * for it first.
+ */
+static pg_background_record *
+create_record(int32 pid, const char *sql, Size sql_len,
+			  pg_background_fixed *fixed, BackgroundWorkerHandle *handle)
+{
+	pg_background_record *record;
+	MemoryContext oldcontext;
+
+	evict_record();
+
+	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+	record = palloc0(sizeof(pg_background_record));
+	record->pid = pid;
+	record->cookie = new_cookie();
+	record->launched_at = fixed->launched_at;
+	record->user_id = GetUserId();
+	record->queue_size = fixed->queue_size;
+	record->sql_preview = pnstrdup(sql,
+								   pg_mbcharcliplen(sql, (int) Min(sql_len, INT_MAX),
+													PGBG_SQL_PREVIEW_CHARS));
+	record->discard = fixed->discard_results;
+	record->state = PGBG_STATE_RUNNING;
+	record->run_ms = -1;
+	record->progress.pct = PGBG_NO_PROGRESS;
+	record->handle = handle;
+	records = lappend(records, record);
+	MemoryContextSwitchTo(oldcontext);
+
+	n_launched++;
+	return record;
+}
+
+/*
+ * release_record
+ *
+ * The session lets go of the worker's segment, because of how.  Its last
+ * progress report is kept; if the worker's final message has been read
+ * (finished), the segment says how it ended.
+ */
+static void
+release_record(pg_background_record *record, bool finished,
+			   pgbg_consumed_by how)
+{
+	if (record->consumed_by == PGBG_CONSUMED_NOT)
+		record->consumed_by = how;
+	if (record->entry == NULL)
+		return;
+	pgbg_refresh_progress(record);
+	if (finished)
+	{
+		record->finished = true;
+		(void) settle_from_segment(record, record->entry->fixed);
+	}
+}
+
+/*
+ * settle_from_segment
+ *
+ * If the worker has reported its end in the segment, take it over.
+ */
+static bool
+settle_from_segment(pg_background_record *record, pg_background_fixed *fixed)
+{
+	uint32		outcome;
+	TimestampTz finished_at;
+	const char *last_error;
+
+	if (record->state != PGBG_STATE_RUNNING)
+		return true;
+
+	outcome = pgbg_segment_read_end(fixed, &finished_at, &last_error);
+	if (outcome == PGBG_OUTCOME_NONE)
+		return false;
+
+	record->run_ms = (double) (finished_at - record->launched_at) / 1000.0;
+	if (outcome == PGBG_OUTCOME_DONE)
+		pgbg_record_ended(record, PGBG_STATE_STOPPED, NULL);
+	else if (record->cancel_requested)
+		pgbg_record_ended(record, PGBG_STATE_CANCELED, NULL);	/* our cancel's error */
+	else
+		pgbg_record_ended(record, PGBG_STATE_ERROR, last_error);
+	return true;
 }
 
 /*
@@ -474,103 +654,84 @@ evict_record(void)
 }
 
 /*
- * refresh_record
+ * ensure_worker_table
  *
- * Learn what can be learnt about one worker.  The postmaster is asked
- * first: a worker writes its end into the segment before it exits, so
- * once it is gone what the segment says is final.
+ * Create the session's worker table and hook into transaction end, on
+ * first use.
  */
 static void
-refresh_record(pg_background_record *record)
+ensure_worker_table(void)
 {
-	pid_t		pid;
+	HASHCTL		ctl;
 
-	if (!record->gone &&
-		GetBackgroundWorkerPid(record->handle, &pid) == BGWH_STOPPED)
-		record->gone = true;
-
-	if (record->state == PGBG_STATE_RUNNING && record->entry != NULL)
-		(void) settle_from_segment(record, record->entry->fixed);
-
-	if (record->state == PGBG_STATE_RUNNING && record->gone)
+	if (worker_table == NULL)
 	{
-		if (record->cancel_requested)
-			set_state(record, PGBG_STATE_CANCELED, NULL);
-		else if (record->entry != NULL)
-			set_state(record, PGBG_STATE_ERROR,
-					  "background worker exited without reporting its end");
-		else
-			set_state(record, PGBG_STATE_STOPPED, NULL);	/* end not known */
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(pg_background_worker);
+		ctl.hcxt = TopMemoryContext;
+		worker_table = hash_create("pg_background workers", 16, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 
-	/* Nothing more will come from a submitted or detached worker that ended */
-	if (record->entry != NULL && record->state != PGBG_STATE_RUNNING &&
-		(record->discard || record->entry->queue_detached) &&
-		!record->entry->reading)
-		pgbg_forget_worker(record->entry, true, PGBG_CONSUMED_NOT);
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(pgbg_xact_callback, NULL);
+		RegisterSubXactCallback(pgbg_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
 }
 
 /*
- * settle_from_segment
+ * pgbg_xact_callback
  *
- * If the worker has reported its end in the segment, take it over.
- */
-static bool
-settle_from_segment(pg_background_record *record, pg_background_fixed *fixed)
-{
-	uint32		outcome;
-
-	if (record->state != PGBG_STATE_RUNNING)
-		return true;
-
-	outcome = pg_atomic_read_u32(&fixed->outcome);
-	if (outcome == PGBG_OUTCOME_NONE)
-		return false;
-	pg_read_barrier();
-
-	record->run_ms = (double) (fixed->finished_at - record->launched_at) / 1000.0;
-	if (outcome == PGBG_OUTCOME_DONE)
-		set_state(record, PGBG_STATE_STOPPED, NULL);
-	else if (record->cancel_requested)
-		set_state(record, PGBG_STATE_CANCELED, NULL);	/* our cancel's error */
-	else
-		set_state(record, PGBG_STATE_ERROR, fixed->last_error);
-	return true;
-}
-
-/*
- * set_state
- *
- * A running worker has ended: count it.
+ * A transaction that aborts while pg_background_result is consuming a
+ * worker leaves that stream half-read: stop listening to such workers so
+ * that they can finish (their remaining output is discarded).
  */
 static void
-set_state(pg_background_record *record, pgbg_state state, const char *error)
+pgbg_xact_callback(XactEvent event, void *arg)
 {
-	if (record->state != PGBG_STATE_RUNNING)
+	HASH_SEQ_STATUS status;
+	pg_background_worker *worker;
+
+	if (event != XACT_EVENT_ABORT || worker_table == NULL)
 		return;
 
-	record->state = state;
-	if (error != NULL)
-		record->last_error = MemoryContextStrdup(TopMemoryContext, error);
-
-	switch (state)
+	hash_seq_init(&status, worker_table);
+	while ((worker = hash_seq_search(&status)) != NULL)
 	{
-		case PGBG_STATE_STOPPED:
-			n_completed++;
-			break;
-		case PGBG_STATE_ERROR:
-			n_failed++;
-			break;
-		case PGBG_STATE_CANCELED:
-			n_canceled++;
-			break;
-		case PGBG_STATE_RUNNING:
-			break;
+		if (worker->reading)
+			pgbg_stop_reading(worker);
 	}
+}
 
-	if (record->run_ms >= 0)
+/*
+ * pgbg_subxact_callback
+ *
+ * The same for a subtransaction (a plpgsql block with an EXCEPTION clause)
+ * that aborts; a reader in a committed subtransaction belongs to its parent
+ * from then on.
+ */
+static void
+pgbg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS status;
+	pg_background_worker *worker;
+
+	if (worker_table == NULL ||
+		(event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB))
+		return;
+
+	hash_seq_init(&status, worker_table);
+	while ((worker = hash_seq_search(&status)) != NULL)
 	{
-		run_ms_sum += record->run_ms;
-		run_ms_count++;
+		if (!worker->reading || worker->reading_subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			pgbg_stop_reading(worker);
+		else
+			worker->reading_subid = parentSubid;
 	}
 }

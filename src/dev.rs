@@ -1,8 +1,9 @@
 //! `labs dev`: the authoring checks that prove the checker itself right, and blessing snapshots.
 
-use crate::checks::{self, Snapshots};
+use crate::check::{self, Snapshots};
 use crate::lab::Lab;
 use crate::report;
+use crate::sandbox::Sandboxes;
 use crate::server::Server;
 use crate::verdict::{Status, Verdict};
 use anyhow::{Context, Result};
@@ -75,17 +76,28 @@ fn shown(folder: &str, path: &Path) -> String {
 /// wrong answer fails exactly the checks its header names, and every forged answer gains none
 /// of the checks it tries to steal. Returns whether all held.
 pub fn check(server: &Server, labs: &[Lab]) -> Result<bool> {
+    let sandboxes = Sandboxes::new(server);
     let mut ok = true;
     for lab in labs {
         println!("lab {} ({}):", lab.number, lab.dir_name());
-        let solution = checks::run(server, lab, &lab.file("solution.sql"), Snapshots::Compare)?;
+        let solution = check::run(
+            &sandboxes,
+            lab,
+            &lab.file("solution.sql"),
+            Snapshots::Compare,
+        )?;
         ok &= expect(
             "solution.sql",
             &solution,
             solution.passed(),
             "must pass every check",
         );
-        let starter = checks::run(server, lab, &lab.file("starter.sql"), Snapshots::Compare)?;
+        let starter = check::run(
+            &sandboxes,
+            lab,
+            &lab.file("starter.sql"),
+            Snapshots::Compare,
+        )?;
         ok &= expect(
             "starter.sql",
             &starter,
@@ -96,7 +108,7 @@ pub fn check(server: &Server, labs: &[Lab]) -> Result<bool> {
             let name = shown("wrong", &path);
             let declared = declared_failures(&path)?;
             known_checks(lab, &path, &declared)?;
-            let verdict = checks::run(server, lab, &path, Snapshots::Compare)?;
+            let verdict = check::run(&sandboxes, lab, &path, Snapshots::Compare)?;
             let failed = failed_ids(&verdict);
             let why = format!(
                 "must fail exactly {{{}}}, failed {{{}}}",
@@ -109,7 +121,7 @@ pub fn check(server: &Server, labs: &[Lab]) -> Result<bool> {
             let name = shown("forged", &path);
             let targets = declared_forgeries(&path)?;
             known_checks(lab, &path, &targets)?;
-            let verdict = checks::run(server, lab, &path, Snapshots::Compare)?;
+            let verdict = check::run(&sandboxes, lab, &path, Snapshots::Compare)?;
             let gained: BTreeSet<String> = verdict
                 .results
                 .iter()
@@ -160,7 +172,8 @@ fn expect(name: &str, verdict: &Verdict, held: bool, rule: &str) -> bool {
 
 /// `labs dev bless N`: writes the snapshots of lab N from its reference solution.
 pub fn bless(server: &Server, lab: &Lab) -> Result<bool> {
-    let verdict = checks::run(server, lab, &lab.file("solution.sql"), Snapshots::Bless)?;
+    let sandboxes = Sandboxes::new(server);
+    let verdict = check::run(&sandboxes, lab, &lab.file("solution.sql"), Snapshots::Bless)?;
     print!("{}", report::text(&verdict));
     Ok(verdict.passed())
 }

@@ -65,21 +65,23 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Sums the results into a verdict.
+    /// Sums the results of lab `lab` (titled `title`) into a verdict: a result a check and
+    /// dataset, so their maxima add up to the lab's.
     pub fn new(
-        lab: &crate::lab::Lab,
+        lab: u32,
+        title: &str,
         answer: String,
         problem: Option<String>,
         results: Vec<CheckResult>,
         elapsed_ms: u64,
     ) -> Verdict {
         Verdict {
-            lab: lab.number,
-            title: lab.title.clone(),
+            lab,
+            title: title.to_string(),
             answer,
             problem,
             score: results.iter().map(|r| r.points).sum(),
-            max_score: lab.max_points(),
+            max_score: results.iter().map(|r| r.max_points).sum(),
             student_ms: results.iter().map(|r| r.student_ms).sum(),
             results,
             elapsed_ms,

@@ -1,6 +1,7 @@
 //! Snapshots of what a student reads: `labs check` reports and `labs init`, from the real binary.
 
 mod common;
+mod filters;
 
 use common::LabHome;
 use std::path::Path;
@@ -13,12 +14,9 @@ fn lab_file(path: &str) -> String {
         .to_string()
 }
 
-/// Filters for what changes between runs: timings, pids, paths.
+/// The shared filters, and the answer's path.
 fn settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"\d+ мс", "[N] мс");
-    settings.add_filter(r"pid \d+", "pid [PID]");
-    settings.add_filter(r"процесса \d+", "процесса [PID]");
+    let mut settings = filters::settings();
     settings.add_filter(r"Ответ: .*", "Ответ: [FILE]");
     settings.add_filter(r"`/[^`]*`", "`[FILE]`");
     settings

@@ -1,5 +1,7 @@
 //! The book's diagrams: inline SVG drawn at render time from data the server showed (a process
 //! tree, a sequence of messages between processes, bars, worker slots), never drawn by hand.
+//! Long because the four kinds share one small SVG vocabulary (boxes, labels, the legend, the
+//! escaping) and the checks of their data; each kind is one function of some 80 lines.
 
 use anyhow::{bail, Result};
 use serde::Deserialize;

@@ -2,7 +2,7 @@
 //! it runs, and the log of its real shutdown, as text and as data for the diagrams.
 
 use super::scrub;
-use crate::home::Home;
+use crate::server::home::Home;
 use crate::server::{self, Server, ServerOptions};
 use anyhow::{Context, Result};
 use regex::Regex;

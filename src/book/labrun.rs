@@ -3,11 +3,12 @@
 //! read from a clone of its live template, and measurements made on such clones.
 
 use super::fail;
-use crate::checks::{self, SlotLock, Snapshots};
+use crate::check::{self, Snapshots};
 use crate::lab::Lab;
 use crate::report;
-use crate::sandbox::{ensure_template, Spares};
+use crate::sandbox::{Sandboxes, Spares};
 use crate::server::Server;
+use crate::server::SlotLock;
 use crate::table::Record;
 use anyhow::{bail, Context, Result};
 use minijinja::value::{Kwargs, Value};
@@ -44,6 +45,7 @@ const ALWAYS_MASKED: &[&str] = &[
 /// `lab_check` and `lab_scratch` take the server's worker-slot lock, which `render` holds for
 /// the part pages and releases before the lab pages: they belong on lab pages only.
 pub fn register(env: &mut Environment<'static>, server: &Server, labs: &[Lab]) {
+    let sandboxes = std::sync::Arc::new(Sandboxes::new(server));
     let find = {
         let labs = labs.to_vec();
         move |number: u32| -> Result<Lab, Error> {
@@ -69,7 +71,7 @@ pub fn register(env: &mut Environment<'static>, server: &Server, labs: &[Lab]) {
         fail(wrong_answers(&lab)).map(Value::from_serialize)
     });
     let f = find.clone();
-    let s = server.clone();
+    let s = sandboxes.clone();
     env.add_function(
         "lab_check",
         move |number: u32, answer: String, kwargs: Kwargs| {
@@ -82,7 +84,7 @@ pub fn register(env: &mut Environment<'static>, server: &Server, labs: &[Lab]) {
         },
     );
     let f = find.clone();
-    let s = server.clone();
+    let s = sandboxes.clone();
     env.add_function("lab_tables", move |number: u32| {
         let lab = f(number)?;
         let dataset = lab.datasets[0].name.clone();
@@ -90,7 +92,7 @@ pub fn register(env: &mut Environment<'static>, server: &Server, labs: &[Lab]) {
         Ok(Value::from_serialize(&rows[0]))
     });
     let f = find;
-    let s = server.clone();
+    let s = sandboxes;
     env.add_function(
         "lab_scratch",
         move |number: u32, dataset: String, statements: Vec<String>| {
@@ -144,15 +146,15 @@ fn wrong_answers(lab: &Lab) -> Result<Vec<serde_json::Value>> {
 /// Runs the lab's checks on one of its files as a student's answer and returns what the
 /// terminal shows, masked, with the verdict's figures.
 fn capture_check(
-    server: &Server,
+    sandboxes: &Sandboxes,
     lab: &Lab,
     answer: &str,
     masks: &[String],
 ) -> Result<serde_json::Value> {
     let text = read_lab_file(lab, answer)?;
     let shown = format!("answers/lab{}.sql", lab.number);
-    let verdict = checks::run_answer(
-        server,
+    let verdict = check::run_answer(
+        sandboxes,
         lab,
         shown,
         Ok(text),
@@ -160,7 +162,7 @@ fn capture_check(
         Spares::Cold,
     )
     .with_context(|| format!("cannot run lab {} on `{answer}`", lab.number))?;
-    crate::sandbox::settle(server);
+    sandboxes.settle();
     let mut patterns = Vec::new();
     for pattern in ALWAYS_MASKED
         .iter()
@@ -287,7 +289,7 @@ SELECT kind, name, ddl FROM objects ORDER BY kind DESC, name
 /// Clones the template of `lab`'s `dataset` into the scratch database, runs `statements` there
 /// one by one as the superuser, returns each one's rows and drops the clone.
 fn scratch(
-    server: &Server,
+    sandboxes: &Sandboxes,
     lab: &Lab,
     dataset: &str,
     statements: &[String],
@@ -297,8 +299,9 @@ fn scratch(
     };
     // The statements may launch workers (a VACUUM through pg_background): this page shares the
     // server's slots as a lab run does.
+    let server = sandboxes.server();
     let _slots = SlotLock::take(server, false)?;
-    let template = ensure_template(server, lab, dataset)?;
+    let template = sandboxes.template(lab, dataset)?;
     let mut admin = server.connect("postgres")?;
     admin.batch_execute(&format!(
         "DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"

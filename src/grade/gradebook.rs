@@ -126,7 +126,7 @@ pub fn write(out: &Path, labs: &[Lab], students: &[Student], records: &[Record])
     let feedback = env.get_template("feedback.md")?;
     let feedback_dir = out.join("feedback");
     let gradescope_dir = out.join("gradescope");
-    let mut junit = String::new();
+    let mut junit = Vec::new();
     for (student, line) in students.iter().zip(&lines) {
         let verdicts = verdicts_of(student);
         let runs: Vec<Value> = labs
@@ -143,13 +143,13 @@ pub fn write(out: &Path, labs: &[Lab], students: &[Student], records: &[Record])
         })?;
         write_file(&feedback_dir.join(format!("{}.md", student.id)), &page)?;
         let graded: Vec<&Verdict> = verdicts.iter().flatten().copied().collect();
-        junit.push_str(&report::junit(&student.id, &graded));
+        junit.extend(report::junit(&student.id, &graded));
         write_file(
             &gradescope_dir.join(&student.id).join("results.json"),
             &serde_json::to_string_pretty(&report::gradescope(&graded))?,
         )?;
     }
-    write_file(&out.join("junit.xml"), &report::junit_document(&junit))?;
+    write_file(&out.join("junit.xml"), &report::junit_document(junit))?;
 
     let all: Vec<(&Student, Vec<Option<&Verdict>>)> =
         students.iter().map(|s| (s, verdicts_of(s))).collect();

@@ -3,12 +3,14 @@
 //! of its server, never waits for or disturbs another lane. Lanes are made through
 //! `server::start`, whichever backend it picks; their data stays for the next `labs grade`.
 
-use crate::home::Home;
+use crate::sandbox::Sandboxes;
+use crate::server::home::Home;
 use crate::server::{self, Lifetime, Server, ServerOptions};
 use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The RAM a lane may fill: its templates, spares and run databases take about 0.4 GB after
 /// grading every lab (measured: `du -sh` of a lane's data directory), its WAL up to
@@ -20,6 +22,35 @@ pub struct Lane {
     pub number: usize,
     pub home: Home,
     pub server: Server,
+}
+
+impl Lane {
+    /// Waits for the lane's server to answer again (a crashed backend restarts them all),
+    /// starting it anew when it does not within 30 s; `sandboxes`, the lane's, go meanwhile.
+    pub fn revive(&self, sandboxes: Sandboxes) -> Result<Server> {
+        let until = Instant::now() + Duration::from_secs(30);
+        let alive = loop {
+            if self.server.is_alive() {
+                break true;
+            }
+            if Instant::now() >= until {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        // The warm spares' sessions died with the backends, or with the server: they go with
+        // the lane's sandboxes.
+        drop(sandboxes);
+        if alive {
+            return Ok(self.server.clone());
+        }
+        let options = ServerOptions {
+            backend: Some(self.server.backend),
+            ..ServerOptions::default()
+        };
+        let (running, _) = server::start(&self.home, &options, Lifetime::Kept)?;
+        Ok(Server::clone(&running))
+    }
 }
 
 /// The lanes of one `labs grade`, held under a lock so that two graders never share them.
@@ -96,12 +127,11 @@ impl Lanes {
     }
 
     /// Stops every lane's server (their data stays for the next run; when it is in RAM, says how
-    /// to free it), once what the runs left is gone: the warm spares, and whatever a crash of the
-    /// lane's server kept a drop from removing (the lanes' servers are the grader's alone).
+    /// to free it), once what the runs left is gone (the warm spares go with each lane's
+    /// sandboxes, before this): whatever a crash of the lane's server kept a drop from removing
+    /// (the lanes' servers are the grader's alone).
     pub fn stop(self) -> Result<()> {
         for lane in &self.lanes {
-            crate::sandbox::drop_warm(&lane.server);
-            crate::sandbox::settle(&lane.server);
             if let Err(err) = crate::sandbox::sweep(&lane.server) {
                 eprintln!("labs: lane {}: {err:#}", lane.number);
             }

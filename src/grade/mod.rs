@@ -1,26 +1,31 @@
 //! `labs grade`: every student's answers checked in lanes of their own servers, each result kept
-//! as it finishes so that a re-run goes on where the last one stopped, then the gradebook.
+//! as it finishes so that a re-run goes on where the last one stopped, then the gradebook; or one
+//! shard of the class graded into its folder, and the shards' records merged into the gradebook.
 
 mod charts;
 pub mod gradebook;
 pub mod lanes;
+pub mod merge;
+pub mod plan;
+pub mod shard;
 mod similar;
 pub mod store;
 pub mod submissions;
 pub mod synthetic;
 
-use crate::checks::{self, Snapshots};
-use crate::home::Home;
+use crate::check::{self, Snapshots};
 use crate::lab::Lab;
-use crate::sandbox::Spares;
-use crate::server::{self, Lifetime, ServerOptions};
+use crate::sandbox::{Sandboxes, Spares};
+use crate::server::home::Home;
+use crate::server::ServerOptions;
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lanes::{Lane, Lanes};
 use rand::distributions::{Alphanumeric, DistString};
+use shard::{Manifest, Shard};
 use std::collections::VecDeque;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -44,6 +49,8 @@ pub struct Options {
     pub server: ServerOptions,
     /// Show an interactive progress bar (else a line per run).
     pub progress_bar: bool,
+    /// Grade only this shard's students, into its folder under `out`, with no gradebook.
+    pub shard: Option<Shard>,
 }
 
 impl Options {
@@ -71,6 +78,8 @@ pub struct Summary {
     pub student_ms: u64,
     /// Writing the gradebook.
     pub gradebook_ms: u64,
+    /// A shard's: whether every due run of it is graded (its shard.json's `complete`).
+    pub shard_complete: Option<bool>,
 }
 
 /// A run that is due: a student's answer to a lab (indexes into the students and the labs).
@@ -79,17 +88,51 @@ struct Job {
     lab: usize,
 }
 
-/// Grades the submissions and writes the gradebook.
+/// Grades the submissions and writes the gradebook; or, for a shard, grades its students and
+/// writes their records and its shard.json into its folder.
 pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
     let start = Instant::now();
-    let mut students = submissions::discover(&options.submissions)?;
+    let mut students = submissions::discover(&options.submissions, &[&options.out])?;
     if students.is_empty() {
         bail!(
             "`{}` holds no student folder",
             options.submissions.display()
         );
     }
-    let store = Store::open(&options.out)?;
+    if let Some(id) = &options.student {
+        if !students.iter().any(|s| &s.id == id) {
+            let known: Vec<&str> = students.iter().take(10).map(|s| s.id.as_str()).collect();
+            bail!(
+                "there is no student `{id}` in `{}` (some there are: {})",
+                options.submissions.display(),
+                known.join(", ")
+            );
+        }
+    }
+    let out = match &options.shard {
+        Some(shard) => {
+            students.retain(|s| shard.holds(&s.id));
+            if let Some(id) = options.student.as_deref().filter(|id| !shard.holds(id)) {
+                bail!(
+                    "student `{id}` belongs to shard {} of {}, not to {shard}",
+                    shard::shard_of(id, shard.of),
+                    shard.of
+                );
+            }
+            shard.dir(&options.out)
+        }
+        None => options.out.clone(),
+    };
+    let store = Store::open(&out)?;
+    let manifest = |complete: bool| match &options.shard {
+        Some(shard) => {
+            let ids = students.iter().map(|s| s.id.clone()).collect();
+            Manifest::new(shard, &options.labs, ids, complete).write(&out)
+        }
+        None => Ok(()),
+    };
+    // Incomplete until the end: a shard killed meanwhile is named so by the merge.
+    manifest(false)?;
     let session = Alphanumeric.sample_string(&mut rand::thread_rng(), 12);
     let mut summary = Summary {
         students: students.len(),
@@ -101,8 +144,7 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
         let chosen = options.student.as_deref().is_none_or(|id| id == student.id);
         let record = store.load(&student.id);
         for (l, lab) in options.labs.iter().enumerate() {
-            let key = store::key(lab, &student.answer(lab.number).sha256);
-            let done = record.runs.get(&lab.number).is_some_and(|r| r.key == key);
+            let done = record.holds(lab, &student.answer(lab.number).sha256);
             if !chosen {
                 continue;
             }
@@ -118,19 +160,10 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
     // different labs at once: all of them in lab 1 (CPU) and then all in lab 3 (mostly waiting)
     // took 194 s against 175 s for the same students (`labs bench grade`).
     let jobs = VecDeque::from(jobs);
-    if let Some(id) = &options.student {
-        if !students.iter().any(|s| &s.id == id) {
-            let known: Vec<&str> = students.iter().take(10).map(|s| s.id.as_str()).collect();
-            bail!(
-                "there is no student `{id}` in `{}` (some there are: {})",
-                options.submissions.display(),
-                known.join(", ")
-            );
-        }
-    }
     let total = jobs.len();
     eprintln!(
-        "labs: {} students, {} runs to grade, {} already graded",
+        "labs: {}{} students, {} runs to grade, {} already graded",
+        options.shard.map(|s| format!("{s}: ")).unwrap_or_default(),
         students.len(),
         total,
         summary.skipped
@@ -171,13 +204,39 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
     }
 
     let book_start = Instant::now();
+    if options.shard.is_some() {
+        let complete = summary.failed == 0
+            && students.iter().all(|student| {
+                let record = store.load(&student.id);
+                (options.labs.iter())
+                    .all(|lab| record.holds(lab, &student.answer(lab.number).sha256))
+            });
+        manifest(complete)?;
+        summary.shard_complete = Some(complete);
+    } else {
+        write_gradebook(&out, &options.known_labs, &options.labs, &students, &store)?;
+    }
+    summary.gradebook_ms = book_start.elapsed().as_millis() as u64;
+    summary.wall_ms = start.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// Writes the gradebook of `students` into `out` from their records in `store`, showing the
+/// labs graded now (`labs`) and every other known lab that some record holds a current run of.
+/// `labs grade` and the merge of shards both write through here, so that the same students and
+/// records make the same bytes.
+fn write_gradebook(
+    out: &Path,
+    known_labs: &[Lab],
+    labs: &[Lab],
+    students: &[Student],
+    store: &Store,
+) -> Result<()> {
     let records: Vec<Record> = students.iter().map(|s| store.load(&s.id)).collect();
-    students.sort_by(|a, b| a.id.cmp(&b.id));
-    let shown: Vec<Lab> = options
-        .known_labs
+    let shown: Vec<Lab> = known_labs
         .iter()
         .filter(|lab| {
-            options.labs.iter().any(|l| l.number == lab.number)
+            labs.iter().any(|l| l.number == lab.number)
                 || records.iter().any(|r| {
                     r.runs
                         .get(&lab.number)
@@ -186,10 +245,7 @@ pub fn grade(home: &Home, options: &Options) -> Result<Summary> {
         })
         .cloned()
         .collect();
-    gradebook::write(&options.out, &shown, &students, &records)?;
-    summary.gradebook_ms = book_start.elapsed().as_millis() as u64;
-    summary.wall_ms = start.elapsed().as_millis() as u64;
-    Ok(summary)
+    gradebook::write(out, &shown, students, &records)
 }
 
 /// A progress bar with an ETA on a terminal; hidden otherwise (a line a run is printed then).
@@ -236,7 +292,7 @@ struct Shared<'a> {
 impl Shared<'_> {
     /// One lane's loop: takes the next run, grades it and saves it in its student's record.
     fn work(&self, lane: &Lane) {
-        let mut server = lane.server.clone();
+        let mut sandboxes = Sandboxes::new(&lane.server);
         loop {
             let Some(job) = self.jobs.lock().expect("not poisoned").pop_front() else {
                 return;
@@ -244,9 +300,9 @@ impl Shared<'_> {
             let student = &self.students[job.student];
             let lab = &self.labs[job.lab];
             let answer = student.answer(lab.number);
-            let run = |server: &server::Server| {
-                checks::run_answer(
-                    server,
+            let run = |sandboxes: &Sandboxes| {
+                check::run_answer(
+                    sandboxes,
                     lab,
                     answer.shown.clone(),
                     answer.text.clone(),
@@ -254,12 +310,13 @@ impl Shared<'_> {
                     Spares::Warm,
                 )
             };
-            let mut outcome = run(&server);
+            let mut outcome = run(&sandboxes);
             if outcome.is_err() {
                 // The environment failed, not the answer: bring the lane back and try once more.
-                if let Ok(revived) = revive(lane) {
-                    server = revived;
-                    outcome = run(&server);
+                let revived = lane.revive(sandboxes);
+                sandboxes = Sandboxes::new(revived.as_ref().unwrap_or(&lane.server));
+                if revived.is_ok() {
+                    outcome = run(&sandboxes);
                 }
             }
             self.bar.inc(1);
@@ -331,51 +388,4 @@ impl Shared<'_> {
             self.bar.println(line);
         }
     }
-}
-
-/// Waits for a lane's server to answer again (a crashed backend restarts them all), starting it
-/// anew when it does not within 30 s.
-fn revive(lane: &Lane) -> Result<server::Server> {
-    let until = Instant::now() + Duration::from_secs(30);
-    let alive = loop {
-        if lane.server.is_alive() {
-            break true;
-        }
-        if Instant::now() >= until {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-    // The warm spares' sessions died with the backends, or with the server: drop the spares.
-    crate::sandbox::drop_warm(&lane.server);
-    crate::sandbox::settle(&lane.server);
-    if alive {
-        return Ok(lane.server.clone());
-    }
-    let options = ServerOptions {
-        backend: Some(lane.server.backend),
-        ..ServerOptions::default()
-    };
-    let (running, _) = server::start(&lane.home, &options, Lifetime::Kept)?;
-    Ok(server::Server::clone(&running))
-}
-
-/// Prints what the run did, and where the gradebook is.
-pub fn print_summary(summary: &Summary, out: &std::path::Path) {
-    println!(
-        "Graded {} runs ({} already graded and skipped, {} failed by the environment) of {} \
-         students in {:.1} s with {} lane{}.",
-        summary.graded,
-        summary.skipped,
-        summary.failed,
-        summary.students,
-        summary.wall_ms as f64 / 1000.0,
-        summary.lanes,
-        if summary.lanes == 1 { "" } else { "s" }
-    );
-    println!(
-        "Gradebook: {0}/grades.csv, {0}/grades.json, {0}/report.html, {0}/junit.xml, \
-         {0}/feedback/, {0}/gradescope/",
-        out.display()
-    );
 }

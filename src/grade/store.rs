@@ -30,6 +30,15 @@ pub struct Record {
     pub runs: BTreeMap<u32, Run>,
 }
 
+impl Record {
+    /// Whether the record holds a run of `lab`, in its current version, graded from the answer
+    /// whose bytes hash to `sha256`.
+    pub fn holds(&self, lab: &Lab, sha256: &str) -> bool {
+        let key = key(lab, sha256);
+        self.runs.get(&lab.number).is_some_and(|r| r.key == key)
+    }
+}
+
 /// The key of an answer to `lab` whose bytes hash to `sha256`.
 pub fn key(lab: &Lab, sha256: &str) -> String {
     format!("lab{}-v{}-{sha256}", lab.number, lab.version)

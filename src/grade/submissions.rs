@@ -1,7 +1,7 @@
 //! Finding the students and their answers in a submissions folder, a zip of one, or a Moodle
 //! "download all submissions" export; whatever junk they hold becomes a per-answer message.
 
-use crate::answer;
+use crate::check::answer;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -72,13 +72,20 @@ enum Source {
     Zip(usize),
 }
 
-/// Reads the students of a submissions folder or zip file, sorted by id.
-pub fn discover(path: &Path) -> Result<Vec<Student>> {
+/// Reads the students of a submissions folder or zip file, sorted by id. In a folder, the
+/// grader's own output is no student: the folders `outputs` (a gradebook's, the shards') and
+/// anything inside them, and any folder that is a gradebook, a shard's or holds shards'.
+pub fn discover(path: &Path, outputs: &[&Path]) -> Result<Vec<Student>> {
     let meta = fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     if meta.is_dir() {
         let mut found = Vec::new();
         let mut dirs = Vec::new();
-        walk(path, &mut Vec::new(), &mut found, &mut dirs)?;
+        let outputs: Vec<PathBuf> = outputs
+            .iter()
+            .filter_map(|o| fs::canonicalize(o).ok())
+            .collect();
+        let walk_dir = Walk { outputs: &outputs };
+        walk_dir.walk(path, &mut Vec::new(), &mut found, &mut dirs)?;
         students(found, dirs, |source, limit| match source {
             Source::Disk(p) => read_limited(fs::File::open(p)?, limit),
             Source::Zip(_) => unreachable!(),
@@ -132,41 +139,77 @@ pub fn discover(path: &Path) -> Result<Vec<Student>> {
     }
 }
 
-/// Collects the files and folders under `dir` (three levels: an export's own folder, the
-/// students', and one folder a student may have put their files in).
-fn walk(
-    dir: &Path,
-    parts: &mut Vec<String>,
-    found: &mut Vec<Found>,
-    dirs: &mut Vec<Vec<String>>,
-) -> Result<()> {
-    let entries = fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        let meta = fs::metadata(&path);
-        parts.push(name);
-        match meta {
-            Ok(meta) if meta.is_dir() => {
-                dirs.push(parts.clone());
-                if parts.len() < 3 {
-                    walk(&path, parts, found, dirs)?;
-                }
+/// A walk through a submissions folder, passing over the grader's output.
+struct Walk<'a> {
+    /// The output folders given, canonical.
+    outputs: &'a [PathBuf],
+}
+
+impl Walk<'_> {
+    /// Collects the files and folders under `dir` (three levels: an export's own folder, the
+    /// students', and one folder a student may have put their files in).
+    fn walk(
+        &self,
+        dir: &Path,
+        parts: &mut Vec<String>,
+        found: &mut Vec<Found>,
+        dirs: &mut Vec<Vec<String>>,
+    ) -> Result<()> {
+        let entries =
+            fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
             }
-            Ok(meta) => found.push(Found {
-                parts: parts.clone(),
-                len: meta.len(),
-                source: Source::Disk(path),
-            }),
-            Err(err) => eprintln!("labs: skipping `{}`: {err}", path.display()),
+            let path = entry.path();
+            let meta = fs::metadata(&path);
+            if meta.as_ref().is_ok_and(|m| m.is_dir()) && self.is_output(&path) {
+                continue;
+            }
+            parts.push(name);
+            match meta {
+                Ok(meta) if meta.is_dir() => {
+                    dirs.push(parts.clone());
+                    if parts.len() < 3 {
+                        self.walk(&path, parts, found, dirs)?;
+                    }
+                }
+                Ok(meta) => found.push(Found {
+                    parts: parts.clone(),
+                    len: meta.len(),
+                    source: Source::Disk(path),
+                }),
+                Err(err) => eprintln!("labs: skipping `{}`: {err}", path.display()),
+            }
+            parts.pop();
         }
-        parts.pop();
+        Ok(())
     }
-    Ok(())
+
+    /// Whether the folder `dir` is the grader's output: one of the folders given, a gradebook
+    /// (grades.csv and results/), a shard's folder (shard.json) or a folder of shards' (a
+    /// `shard-K-of-N` folder with shard.json).
+    fn is_output(&self, dir: &Path) -> bool {
+        if fs::canonicalize(dir).is_ok_and(|d| self.outputs.contains(&d)) {
+            return true;
+        }
+        let has = |name: &str| dir.join(name).exists();
+        let output = (has("grades.csv") && has("results"))
+            || has("shard.json")
+            || fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("shard-") && e.path().join("shard.json").is_file()
+            });
+        if output {
+            eprintln!(
+                "labs: skipping `{}`: a gradebook's or shards' folder, not a student's",
+                dir.display()
+            );
+        }
+        output
+    }
 }
 
 /// Reads at most `limit` bytes (a zip entry may lie about its size).
@@ -356,6 +399,32 @@ mod tests {
     }
 
     #[test]
+    fn the_graders_own_output_is_no_student() {
+        let dir = tempfile::tempdir().unwrap();
+        let subs = dir.path();
+        for student in ["ann", "bob"] {
+            fs::create_dir_all(subs.join(student)).unwrap();
+            fs::write(subs.join(student).join("lab1.sql"), "SELECT 1;").unwrap();
+        }
+        // The output folder given, as a killed first run left it (records only).
+        fs::create_dir_all(subs.join("out/results")).unwrap();
+        // An older gradebook, and a folder of shards.
+        fs::create_dir_all(subs.join("old/results")).unwrap();
+        fs::write(subs.join("old/grades.csv"), "student\n").unwrap();
+        fs::create_dir_all(subs.join("records/shard-1-of-2")).unwrap();
+        fs::write(subs.join("records/shard-1-of-2/shard.json"), "{}").unwrap();
+        let ids = |outputs: &[&Path]| -> Vec<String> {
+            discover(subs, outputs)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.id)
+                .collect()
+        };
+        assert_eq!(ids(&[&subs.join("out")]), ["ann", "bob"]);
+        assert_eq!(ids(&[]), ["ann", "bob", "out"]);
+    }
+
+    #[test]
     fn folders_zips_and_junk() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("export");
@@ -365,7 +434,7 @@ mod tests {
         fs::write(moodle.join("lab2.sql"), b"%PDF-1.5\n\xff").unwrap();
         fs::write(moodle.join("notes.txt"), "hi").unwrap();
         fs::create_dir_all(root.join("empty")).unwrap();
-        let students = discover(dir.path()).unwrap();
+        let students = discover(dir.path(), &[]).unwrap();
         assert_eq!(students.len(), 2, "{students:?}");
         let ivanov = students.iter().find(|s| s.id == "42").unwrap();
         assert_eq!(ivanov.name.as_deref(), Some("Иванов Иван"));
@@ -384,7 +453,7 @@ mod tests {
         zip.start_file("course/sidorov/lab1.sql", options).unwrap();
         std::io::Write::write_all(&mut zip, b"\xff\xfe").unwrap();
         zip.finish().unwrap();
-        let students = discover(&zip_path).unwrap();
+        let students = discover(&zip_path, &[]).unwrap();
         let ids: Vec<&str> = students.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["petrov", "sidorov"]);
         assert_eq!(students[0].answer(3).text.as_deref(), Ok("SELECT 3;"));

@@ -2,8 +2,8 @@
 //! PostgreSQL binaries on this machine, as an unprivileged user when the runner is root.
 
 use super::{Backend, Server, ServerOptions};
-use crate::home::Home;
-use crate::pgbin::PgBin;
+use crate::server::home::Home;
+use crate::server::pgbin::PgBin;
 use anyhow::{bail, Context, Result};
 use nix::unistd::{chown, Gid, Pid, Uid, User};
 use rand::distributions::{Alphanumeric, DistString};
@@ -78,7 +78,7 @@ pub fn start(home: &Home, options: &ServerOptions) -> Result<Server> {
         .context("cannot run pg_ctl")?;
     if !status.success() {
         // The lab settings preload the extension's library, so a server without it stops here.
-        let log = tail(&home.log_file(), 15);
+        let log = home.log_tail(15);
         if log.contains("could not access file \"pg_background\"") {
             bail!(
                 "PostgreSQL did not start: the pg_background extension is not installed {}",
@@ -393,11 +393,4 @@ fn write_config(home: &Home, port: u16) -> Result<()> {
     );
     fs::write(data.join("pg_hba.conf"), hba)?;
     Ok(())
-}
-
-/// The last `lines` lines of a file, for error messages.
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -1,0 +1,17 @@
+//! pgbg-labs: the library behind the `labs` runner, in layers that import only downward (see
+//! ARCHITECTURE.md): the models (`lab`, `verdict`, `table`), `server`, `sandbox`, `check`,
+//! `report`, and on top the jobs people run (`grade`, `book`, `bench`, `dev`, `workspace`).
+
+pub mod bench;
+pub mod book;
+pub mod browser;
+pub mod check;
+pub mod dev;
+pub mod grade;
+pub mod lab;
+pub mod report;
+pub mod sandbox;
+pub mod server;
+pub mod table;
+pub mod verdict;
+pub mod workspace;
