@@ -1,6 +1,7 @@
 //! pgbg-labs: the library behind the `labs` runner, in layers that import only downward (see
 //! ARCHITECTURE.md): the models (`lab`, `verdict`, `table`), `server`, `sandbox`, `check`,
-//! `report`, and on top the jobs people run (`grade`, `book`, `bench`, `dev`, `workspace`).
+//! `report`, the jobs people run (`grade`, `book`, `bench`, `dev`, `workspace`), and on top
+//! the workbench that serves the book (`serve`).
 
 pub mod bench;
 pub mod book;
@@ -11,6 +12,7 @@ pub mod grade;
 pub mod lab;
 pub mod report;
 pub mod sandbox;
+pub mod serve;
 pub mod server;
 pub mod table;
 pub mod verdict;

@@ -5,7 +5,11 @@
 
 use super::fresh::Fresh;
 use super::messages::{format_error, format_notice};
+use super::output::{Failure, Outcome, Vars};
+use super::reader::{Block, PageSteps, Reader, Step};
 use super::scrub;
+use crate::lab::Lab;
+use crate::sandbox::Sandboxes;
 use crate::server::{Server, ServerOptions};
 use crate::table::{Record, Table};
 use anyhow::{bail, Context, Result};
@@ -26,19 +30,6 @@ pub const BOOK_SUB_DB: &str = "labs_book_sub";
 struct Session {
     client: Client,
     notices: Arc<Mutex<Vec<String>>>,
-}
-
-/// What one statement gave: its tables, its notices, or its error.
-struct Outcome {
-    tables: Vec<Table>,
-    notices: Vec<String>,
-    error: Option<Failure>,
-}
-
-/// A statement's error: its SQLSTATE and the text psql would print.
-struct Failure {
-    code: String,
-    text: String,
 }
 
 /// How a SQL block is shown.
@@ -66,14 +57,27 @@ pub struct Live {
     sessions: BTreeMap<String, Session>,
     current: String,
     /// psql-style variables set by `\gset`, substituted for `:name` and `:'name'`.
-    vars: BTreeMap<String, String>,
+    vars: Vars,
+    /// What the page ran in its main session, and its example blocks with the session each
+    /// ran in and the SQLSTATE each statement ended with (`finish_page` marks them).
+    page: PageSteps,
+    block_runs: Vec<(String, Vec<Option<String>>)>,
+    /// The workbook's sandbox (a lab without checks) and the lab server's sandboxes, in which
+    /// `finish_page` replays the page as a reader.
+    workbook: Lab,
+    sandboxes: Sandboxes,
     /// Literal strings of this machine (socket folder, ports) and the names that replace them.
     literals: Vec<(String, String)>,
 }
 
 impl Live {
     /// Prepares the book's databases on the lab server (dropping leftovers of an earlier run).
-    pub fn new(lab: &Server, lab_log: Option<PathBuf>, options: &ServerOptions) -> Result<Live> {
+    pub fn new(
+        lab: &Server,
+        lab_log: Option<PathBuf>,
+        options: &ServerOptions,
+        workbook: Lab,
+    ) -> Result<Live> {
         drop_leftovers(lab)?;
         let mut admin = lab.connect("postgres")?;
         admin.batch_execute(&format!("CREATE DATABASE {BOOK_DB}"))?;
@@ -94,7 +98,11 @@ impl Live {
             fresh: None,
             sessions: BTreeMap::new(),
             current: "main".into(),
-            vars: BTreeMap::new(),
+            vars: Vars::default(),
+            page: PageSteps::default(),
+            block_runs: Vec::new(),
+            workbook,
+            sandboxes: Sandboxes::new(lab),
             literals,
         })
     }
@@ -111,6 +119,65 @@ impl Live {
         self.sessions.clear();
         self.current = "main".into();
         self.vars.clear();
+        self.page = PageSteps::default();
+        self.block_runs.clear();
+    }
+
+    /// Notes a statement of the page's main session among the page's steps.
+    fn record(&mut self, sql: &str, gset: bool, wait: bool) {
+        if self.current == "main" {
+            // Scrubbed as the page shows it: no port or folder of this machine in the page.
+            self.page.steps.push(Step {
+                sql: scrub::scrub(sql.trim(), &self.literals),
+                gset,
+                wait,
+            });
+        }
+    }
+
+    /// The page as the book shows it: each example marked runnable or not, and what the page
+    /// ran in its main session at its end. Which examples a reader can run is learned as a
+    /// reader would: the page's main-session steps replayed in order in a fresh sandbox of the
+    /// workbook, as its unprivileged role, after the page (so that the reader's workers do not
+    /// show in the page's own outputs); an example runs when each statement of it ends as it
+    /// did on the page (no error, or the error the page shows).
+    pub fn finish_page(&mut self, text: String) -> Result<String> {
+        if self.page.blocks.is_empty() {
+            return Ok(text);
+        }
+        self.sessions.clear();
+        let mut reader = Reader::open(&self.sandboxes, &self.workbook)?;
+        let mut done = 0;
+        for (block, (session, expected)) in self.page.blocks.iter_mut().zip(&self.block_runs) {
+            block.why = match session.as_str() {
+                "main" => {
+                    reader.replay(&self.page.steps[done..block.first]);
+                    let steps = &self.page.steps[block.first..block.end];
+                    let statements: Vec<String> = steps.iter().map(|s| s.sql.clone()).collect();
+                    let gset = steps.last().is_some_and(|s| s.gset);
+                    done = block.end;
+                    not_like_the_page(&reader.run_block(&statements, gset).codes, expected)
+                }
+                "fresh" => Some("пример идёт на отдельном, одноразовом сервере".into()),
+                "sub" => Some("пример идёт во второй базе данных, у подписчика".into()),
+                _ => Some("пример идёт во втором сеансе, рядом с основным".into()),
+            };
+            block.runnable = block.why.is_none();
+        }
+        reader.close(&self.sandboxes);
+        self.sandboxes.settle();
+        let mut text = text;
+        for (i, block) in self.page.blocks.iter().enumerate() {
+            let marker = match &block.why {
+                None => format!("<div class=\"labs-example\" data-block=\"{i}\"></div>\n"),
+                Some(why) => format!(
+                    "<div class=\"labs-example\" data-block=\"{i}\" data-why=\"{}\"></div>\n",
+                    why.replace('"', "&quot;")
+                ),
+            };
+            text = text.replacen(&block_marker(i), &marker, 1);
+        }
+        Ok(format!("{}\n{}\n", text.trim_end(), self.page.to_html()))
     }
 
     /// Makes `name` the session the next blocks run in: `main` and any other name are sessions
@@ -189,7 +256,7 @@ impl Live {
 
     /// Runs one statement in the current session.
     fn run_one(&mut self, sql: &str) -> Result<Outcome> {
-        let sql = substitute(sql.trim(), &self.vars);
+        let sql = self.vars.substitute(sql.trim());
         let session = self.session()?;
         let types = match session.client.prepare(&sql) {
             Ok(statement) => statement
@@ -241,22 +308,17 @@ impl Live {
                 show.fails.as_deref().filter(|_| last),
                 statement,
             )?;
-            for notice in &outcome.notices {
-                if show.notices.as_ref().is_none_or(|re| re.is_match(notice)) {
-                    printed.push_str(notice);
-                    printed.push('\n');
+            let stored = show.gset && last;
+            if stored {
+                if let Some(table) = outcome.tables.first() {
+                    self.vars.gset(table)?;
                 }
             }
-            for table in &outcome.tables {
-                if show.gset && last {
-                    self.gset(table)?;
-                    continue;
-                }
-                printed.push_str(&self.show_table(table, &show.mask).render(""));
-                printed.push('\n');
-            }
+            let keep = |n: &str| show.notices.as_ref().is_none_or(|re| re.is_match(n));
+            outcome.print(&mut printed, keep, !stored, |t| {
+                self.show_table(t, &show.mask).render("")
+            });
             if let Some(error) = &outcome.error {
-                printed.push_str(&error.text);
                 failed = Some(error.code.clone());
             }
         }
@@ -272,6 +334,9 @@ impl Live {
     /// What psql would print for the statements, without the statements: the right answer of a
     /// "what will the server print?" question.
     pub fn printed(&mut self, statements: &[String], show: &Show) -> Result<String> {
+        for (i, statement) in statements.iter().enumerate() {
+            self.record(statement, show.gset && i + 1 == statements.len(), false);
+        }
         Ok(self.execute(statements, show)?.0)
     }
 
@@ -279,7 +344,23 @@ impl Live {
     /// errors in psql's default form followed by their SQLSTATE.
     pub fn sql(&mut self, statements: &[String], show: &Show) -> Result<String> {
         let log_start = self.log_len();
+        let first = self.page.steps.len();
+        for (i, statement) in statements.iter().enumerate() {
+            self.record(statement, show.gset && i + 1 == statements.len(), false);
+        }
         let (printed, failed) = self.execute(statements, show)?;
+        let mut codes = vec![None; statements.len()];
+        if let Some(last) = codes.last_mut() {
+            last.clone_from(&failed);
+        }
+        let block = self.page.blocks.len();
+        self.page.blocks.push(Block {
+            first,
+            end: self.page.steps.len(),
+            runnable: false,
+            why: None,
+        });
+        self.block_runs.push((self.current.clone(), codes));
         let mut shown: Vec<String> = statements.iter().map(|s| s.trim().to_string()).collect();
         if let Some(last) = shown.last_mut() {
             last.push_str(if show.gset { " \\gset" } else { ";" });
@@ -288,7 +369,7 @@ impl Live {
             s.push(';');
         }
         let code = scrub::scrub(&shown.join("\n"), &self.literals);
-        let mut out = format!("```sql\n{code}\n```\n");
+        let mut out = format!("{}\n```sql\n{code}\n```\n", block_marker(block));
         if !printed.is_empty() {
             out.push_str(&format!("```text\n{printed}\n```\n"));
         }
@@ -316,6 +397,12 @@ impl Live {
 
     /// The first value of the first row of a query run silently in the current session.
     pub fn value(&mut self, sql: &str) -> Result<String> {
+        self.record(sql, false, false);
+        self.first_value(sql)
+    }
+
+    /// `value` without recording the query among the page's steps.
+    fn first_value(&mut self, sql: &str) -> Result<String> {
         Ok(self
             .query(sql)?
             .and_then(|t| t.rows.into_iter().next())
@@ -326,6 +413,7 @@ impl Live {
     /// The rows of a query run silently in the current session, each a map from column name to
     /// value (NULL as none), for the templates to compute with or to draw.
     pub fn rows(&mut self, sql: &str) -> Result<Vec<Record>> {
+        self.record(sql, false, false);
         Ok(self.query(sql)?.map(|t| t.records()).unwrap_or_default())
     }
 
@@ -336,25 +424,15 @@ impl Live {
 
     /// Polls a boolean query (every 20 ms, at most `seconds`) until it says true.
     pub fn wait_until(&mut self, sql: &str, seconds: u64) -> Result<()> {
+        self.record(sql, false, true);
         let until = Instant::now() + Duration::from_secs(seconds);
         while Instant::now() < until {
-            if self.value(sql)? == "t" {
+            if self.first_value(sql)? == "t" {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         bail!("waited {seconds} s in vain for: {sql}")
-    }
-
-    fn gset(&mut self, table: &Table) -> Result<()> {
-        let [row] = table.rows.as_slice() else {
-            bail!("\\gset needs exactly one row, got {}", table.rows.len());
-        };
-        for (column, value) in table.columns.iter().zip(row) {
-            self.vars
-                .insert(column.name.clone(), value.clone().unwrap_or_default());
-        }
-        Ok(())
     }
 
     /// The table with its masked columns' values replaced and every value scrubbed.
@@ -411,19 +489,31 @@ impl Live {
     }
 }
 
-/// `:name` and `:'name'` replaced by the variables' values (a literal for `:'name'`), as psql
-/// does; unknown names and `::` casts are left alone.
-fn substitute(sql: &str, vars: &BTreeMap<String, String>) -> String {
-    static VAR: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    let re = VAR.get_or_init(|| {
-        Regex::new(r"(^|[^:]):('?)([a-z_][a-z0-9_]*)('?)").expect("a valid pattern")
-    });
-    re.replace_all(sql, |c: &regex::Captures| match vars.get(&c[3]) {
-        Some(value) if c[2] == c[4] && c[2].is_empty() => format!("{}{value}", &c[1]),
-        Some(value) if c[2] == c[4] => format!("{}'{}'", &c[1], value.replace('\'', "''")),
-        _ => c[0].to_string(),
+/// The placeholder of example block `i` in a page's text until `finish_page` marks it.
+fn block_marker(i: usize) -> String {
+    format!("<!--labs-block-{i}-->")
+}
+
+/// Why an example does not run for a reader, when its statements ended otherwise in the
+/// reader's sandbox (`ran`) than on the page (`page`).
+fn not_like_the_page(ran: &[Option<String>], page: &[Option<String>]) -> Option<String> {
+    let (ran, page) = ran.iter().zip(page).find(|(ran, page)| ran != page)?;
+    Some(match (ran.as_deref(), page.as_deref()) {
+        (Some("42501"), _) => {
+            "нужны права суперпользователя: у роли читателя их нет (ошибка 42501)".into()
+        }
+        (Some(code), None) => format!("в песочнице читателя он завершается ошибкой {code}"),
+        (None, Some(code)) => {
+            format!(
+                "в песочнице читателя он проходит без ошибки {code}, которую показывает страница"
+            )
+        }
+        (ran, page) => format!(
+            "в песочнице читателя он завершается ошибкой {}, а не {}",
+            ran.unwrap_or_default(),
+            page.unwrap_or_default()
+        ),
     })
-    .into_owned()
 }
 
 /// Drops the book's databases and roles of an earlier render, with their subscription and slot.
@@ -517,14 +607,5 @@ mod tests {
         let none = expect_outcome(None, Some("57P01"), "SELECT").unwrap_err();
         assert!(none.to_string().contains("but did not"));
         assert!(expect_outcome(Some(&failure("22012")), None, "SELECT").is_err());
-    }
-
-    #[test]
-    fn psql_variables_are_substituted() {
-        let vars = BTreeMap::from([("pid".to_string(), "42".to_string())]);
-        assert_eq!(
-            substitute("SELECT :pid, :'pid', 1::int, :other", &vars),
-            "SELECT 42, '42', 1::int, :other"
-        );
     }
 }

@@ -9,7 +9,9 @@ pub mod links;
 mod live;
 pub mod look;
 mod messages;
+mod output;
 mod quiz;
+pub mod reader;
 mod scrub;
 mod usage;
 
@@ -64,7 +66,8 @@ pub fn render(
     // The lab pages run `labs check` themselves, which takes the lock too: it is released
     // before them.
     let mut slots = Some(crate::server::SlotLock::take(server, true)?);
-    let live = Arc::new(Mutex::new(Live::new(server, log, options)?));
+    let workbook = reader::workbook_lab(&paths.book)?;
+    let live = Arc::new(Mutex::new(Live::new(server, log, options, workbook)?));
     let env = environment(paths, &live, server, labs)?;
     let labs_value = labs
         .iter()
@@ -91,7 +94,8 @@ pub fn render(
                 .get_template(&name)
                 .and_then(|t| t.render(&context))
                 .map_err(|e| template_error(&name, e))?;
-            pages.insert(PathBuf::from(name.trim_end_matches(".j2")), tidy(&text));
+            let text = lock(&live).finish_page(tidy(&text))?;
+            pages.insert(PathBuf::from(name.trim_end_matches(".j2")), text);
         }
         for lab in &labs_value {
             if !wanted(&format!("lab-{}.md", lab["number"])) {

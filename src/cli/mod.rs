@@ -7,6 +7,7 @@ mod check;
 mod dev;
 mod grade;
 mod init;
+mod serve;
 mod server;
 
 use anyhow::Result;
@@ -59,6 +60,9 @@ pub enum Command {
     /// The workbook: render its pages on the lab server, check the built HTML.
     #[command(subcommand)]
     Book(book::BookCommand),
+    /// Serve the built workbook on 127.0.0.1: run its examples and check your answers from the
+    /// pages (the URL to open, with its access token, is printed).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the subcommand: exit code 0 on success, 1 when something checked was found wanting, 2
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Server(command) => server::run(&context, command),
         Command::Bench(command) => bench::run(&context, command),
         Command::Book(command) => book::run(&context, command),
+        Command::Serve(args) => serve::run(&context, args),
     }
 }
 

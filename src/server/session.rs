@@ -42,6 +42,8 @@ pub enum StepError {
         message: String,
         /// 1-based character position in the statement text, when PostgreSQL gave one.
         position: Option<usize>,
+        /// The whole error as the server sent it (DETAIL, HINT, CONTEXT), for psql's form.
+        db: Box<postgres::error::DbError>,
     },
     /// The session was lost (the backend was terminated, the server stopped).
     Lost(String),
@@ -273,6 +275,14 @@ impl Session {
         result.map_err(|e| classify(&e, fired))
     }
 
+    /// The type OIDs of the columns `sql` returns, as its preparation says under `deadline`
+    /// (none when it does not prepare): what psql aligns a table's columns by.
+    pub fn column_types(&mut self, sql: &str, deadline: Instant) -> Vec<u32> {
+        self.guarded(deadline, 0, |client| client.prepare(sql))
+            .map(|s| s.columns().iter().map(|c| c.type_().oid()).collect())
+            .unwrap_or_default()
+    }
+
     /// Whether the connection is gone (the relay closes it past its limits).
     pub fn is_closed(&self) -> bool {
         self.client.is_closed() || self.relay.refused().is_some()
@@ -294,6 +304,7 @@ fn classify(err: &postgres::Error, watchdog_fired: bool) -> StepError {
             code,
             message: db.message().to_string(),
             position,
+            db: Box::new(db.clone()),
         };
     }
     if watchdog_fired {

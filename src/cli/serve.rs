@@ -1,0 +1,46 @@
+//! `labs serve`: the workbook in the browser, its examples runnable and its labs checkable from
+//! the page, for the workspace the command is started in.
+
+use super::{Context, ServerArgs, Which};
+use anyhow::Result;
+use pgbg_labs::serve::Workbench;
+use pgbg_labs::server::{self, Lifetime};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `labs serve`'s arguments.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The port on 127.0.0.1 (0: a free one).
+    #[arg(long, default_value_t = 3001)]
+    port: u16,
+    /// The workbook's folder: its built HTML in `build/` (`make book`).
+    #[arg(long, value_name = "DIR")]
+    book: Option<PathBuf>,
+    /// The workspace whose `answers/labN.sql` the lab pages edit and check (`labs init`).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    workspace: PathBuf,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// Serves until interrupted.
+pub fn run(context: &Context, args: ServeArgs) -> Result<ExitCode> {
+    let book = args
+        .book
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book"));
+    let running = server::ensure_running(&context.home, &args.server.options(), Lifetime::Command)?;
+    let labs = context.labs(&Which::All)?;
+    let workspace = std::fs::canonicalize(&args.workspace)?;
+    let bench = Workbench::new(&running, &book, &book.join("build"), &workspace, labs)?;
+    let token = bench.token.clone();
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+    bench.serve(args.port, threads, |port| {
+        eprintln!(
+            "labs: the workbook of `{}` is served; open it (Ctrl-C stops):",
+            workspace.display()
+        );
+        println!("http://127.0.0.1:{port}/index.html?token={token}");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
