@@ -45,8 +45,9 @@ grader-image: build
 test: setup browser cargo-test lint fmt-check installcheck compat-check dev-check book-check \
 	docker-test engines-test
 
-cargo-test:
-	@cargo test --locked
+# The workbench's test builds the workbook with mdBook.
+cargo-test: mdbook
+	@MDBOOK="$(MDBOOK)" cargo test --locked
 
 # Clippy, and the layers of ARCHITECTURE.md: in the runner (scripts/import-graph) and in the
 # extension (scripts/include-graph), no cycle and no file over 400 lines that does not say why.

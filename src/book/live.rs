@@ -124,8 +124,15 @@ impl Live {
     }
 
     /// Notes a statement of the page's main session among the page's steps.
+    /// A statement that names one of the render's own processes by a pid the template wrote
+    /// into it is left out: it means nothing in the reader's sandbox, and the page would change
+    /// with every render.
     fn record(&mut self, sql: &str, gset: bool, wait: bool) {
-        if self.current == "main" {
+        static OWN_PID: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+        let own_pid = OWN_PID.get_or_init(|| {
+            Regex::new(r"(\bpid\s*=\s*|\bpg_background_\w+\()[0-9]+").expect("a valid pattern")
+        });
+        if self.current == "main" && !own_pid.is_match(sql) {
             // Scrubbed as the page shows it: no port or folder of this machine in the page.
             self.page.steps.push(Step {
                 sql: scrub::scrub(sql.trim(), &self.literals),

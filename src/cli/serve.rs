@@ -14,9 +14,12 @@ pub struct ServeArgs {
     /// The port on 127.0.0.1 (0: a free one).
     #[arg(long, default_value_t = 3001)]
     port: u16,
-    /// The workbook's folder: its built HTML in `build/` (`make book`).
+    /// The workbook's folder (its sandbox's description, `00_workbook/`).
     #[arg(long, value_name = "DIR")]
     book: Option<PathBuf>,
+    /// The built workbook (default: the workbook's `build/`, which `make book` makes).
+    #[arg(long, value_name = "DIR")]
+    site: Option<PathBuf>,
     /// The workspace whose `answers/labN.sql` the lab pages edit and check (`labs init`).
     #[arg(long, value_name = "DIR", default_value = ".")]
     workspace: PathBuf,
