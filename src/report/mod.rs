@@ -1,12 +1,15 @@
-//! Rendering a verdict for people (text) and for programs (JSON, JUnit XML, Gradescope), a format
-//! a file; what they share (a check's output and a load error as plain text) is here.
+//! Rendering a verdict for people (text, and what changed since the last one) and for programs
+//! (JSON, JUnit XML, Gradescope), a format a file; what they share (a check's output and a load
+//! error as plain text) is here.
 
+mod changes;
 mod gradescope;
 mod json;
 mod junit;
 mod snippet;
 mod text;
 
+pub use changes::changes;
 pub use gradescope::gradescope;
 pub use json::json;
 pub use junit::{junit, junit_document};
