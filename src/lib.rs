@@ -1,6 +1,7 @@
 //! pgbg-labs: the library behind the `labs` runner, in layers that import only downward (see
 //! ARCHITECTURE.md): the models (`lab`, `verdict`, `table`), `server`, `sandbox`, `check`,
-//! `report`, and on top the jobs people run (`grade`, `book`, `bench`, `dev`, `workspace`).
+//! `report`, and on top the jobs people run (`grade`, `book`, `bench`, `dev`, `workspace`,
+//! `watch`).
 
 pub mod bench;
 pub mod book;
@@ -14,4 +15,5 @@ pub mod sandbox;
 pub mod server;
 pub mod table;
 pub mod verdict;
+pub mod watch;
 pub mod workspace;
