@@ -1,7 +1,7 @@
 //! pgbg-labs: the library behind the `labs` runner, in layers that import only downward (see
 //! ARCHITECTURE.md): the models (`lab`, `verdict`, `table`), `server`, `sandbox`, `check`,
-//! `report`, the jobs people run (`grade`, `book`, `bench`, `dev`, `workspace`), and on top
-//! the workbench that serves the book (`serve`).
+//! `report`, the jobs people run (`grade`, `book`, `bench`, `dev`, `workspace`, `watch`), and on
+//! top the workbench that serves the book (`serve`).
 
 pub mod bench;
 pub mod book;
@@ -16,4 +16,5 @@ pub mod serve;
 pub mod server;
 pub mod table;
 pub mod verdict;
+pub mod watch;
 pub mod workspace;

@@ -57,11 +57,65 @@ pub struct Verdict {
     pub answer: String,
     /// Why the answer could not be used at all (missing, not UTF-8, empty...), in Russian.
     pub problem: Option<String>,
+    /// Why the answer file did not run when it was loaded; the checks on its datasets did not
+    /// run. Absent from the records of older versions, which said it in each check's message.
+    #[serde(default)]
+    pub load_error: Option<LoadError>,
     pub results: Vec<CheckResult>,
     pub score: u32,
     pub max_score: u32,
     pub elapsed_ms: u64,
     pub student_ms: u64,
+}
+
+/// Why the answer file did not run to its end when it was loaded, before any check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadError {
+    /// The 1-based line and column (in characters) the server pointed at, when it did.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// That line of the file, without its line end.
+    pub source_line: Option<String>,
+    /// What went wrong: the server's error message, or why the file was stopped, in Russian.
+    pub message: String,
+    /// The SQLSTATE of the server's error.
+    pub code: Option<String>,
+    /// Whether the file ran past its time limit and was stopped.
+    pub timeout: bool,
+    /// The datasets on which it failed so (each dataset loads the file; usually all of them).
+    pub datasets: Vec<String>,
+}
+
+impl LoadError {
+    /// What went wrong, in Russian: «ошибка 42601: syntax error at or near "SELEC"».
+    pub fn reason(&self) -> String {
+        match &self.code {
+            Some(code) => format!("ошибка {code}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+
+    /// The whole of it in one Russian phrase, with its line and column when known.
+    pub fn describe(&self) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => format!(
+                "ваш файл не выполнился (строка {line}, столбец {column}): {}",
+                self.reason()
+            ),
+            _ => format!("ваш файл не выполнился: {}", self.reason()),
+        }
+    }
+
+    /// Whether `other` is the same failure, wherever it happened.
+    pub fn same_failure(&self, other: &LoadError) -> bool {
+        LoadError {
+            datasets: Vec::new(),
+            ..self.clone()
+        } == LoadError {
+            datasets: Vec::new(),
+            ..other.clone()
+        }
+    }
 }
 
 impl Verdict {
@@ -80,12 +134,33 @@ impl Verdict {
             title: title.to_string(),
             answer,
             problem,
+            load_error: None,
             score: results.iter().map(|r| r.points).sum(),
             max_score: results.iter().map(|r| r.max_points).sum(),
             student_ms: results.iter().map(|r| r.student_ms).sum(),
             results,
             elapsed_ms,
         }
+    }
+
+    /// The verdict with the failure of its answer's load.
+    pub fn with_load_error(self, load_error: Option<LoadError>) -> Verdict {
+        Verdict { load_error, ..self }
+    }
+
+    /// Whether result `r` did not run because the answer did not load on its dataset (as
+    /// `load_error` says: the records of older versions say it in the result's message).
+    pub fn not_loaded(&self, r: &CheckResult) -> bool {
+        self.load_error
+            .as_ref()
+            .is_some_and(|e| e.datasets.contains(&r.dataset))
+    }
+
+    /// Whether the lab has checks on more than one dataset (the reports name them then).
+    pub fn many_datasets(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| r.dataset != self.results[0].dataset)
     }
 
     /// Whether every check passed.

@@ -38,8 +38,9 @@ pub fn init(dir: &Path, labs: &[Lab]) -> Result<()> {
         let mut text = String::from(
             "# Лабораторные работы: фоновые процессы в PostgreSQL\n\n\
              Ответы пишутся в `answers/labN.sql`: в начале каждого файла — условие задачи.\n\
-             Проверка: `labs check N` (или `labs check all`) в этой папке. Сервер запустится \
-             сам; `labs server psql` открывает psql на нём.\n\n",
+             Проверка: `labs check N` (или `labs check all`) в этой папке; `labs watch N` \
+             проверяет заново после каждого сохранения файла и показывает, что изменилось. \
+             Сервер запустится сам; `labs server psql` открывает psql на нём.\n\n",
         );
         for lab in labs {
             text.push_str(&format!(

@@ -59,14 +59,27 @@ fn unusable_files_are_named_with_their_cause() {
 #[test]
 fn a_syntax_error_names_its_line() {
     let home = LabHome::new();
-    let answer = b"SELECT 1;\nSELECT 2;\n\nSELEC 3;\n";
-    let (run, verdict) = check(&home, "3", "syntax.sql", answer);
+    let answer = "SELECT 'ё';\r\nSELECT 2;\n\n\tSELECT «x» FROM FROM;\n";
+    let (run, verdict) = check(&home, "1", "syntax.sql", answer.as_bytes());
     assert_eq!(run.code, 1, "{}", run.all());
     let said = details(&verdict);
     assert!(
         said.contains("строка 4") && said.contains("42601"),
         "{said}"
     );
+    // Said once, for both datasets, in characters (the tab and the quotes are one each).
+    let load_error = &verdict["load_error"];
+    assert_eq!(load_error["column"], 18, "{load_error}");
+    assert_eq!(load_error["source_line"], "\tSELECT «x» FROM FROM;");
+    assert_eq!(load_error["datasets"], serde_json::json!(["a", "b"]));
+    assert_eq!(load_error["timeout"], false);
+    for r in verdict["results"].as_array().unwrap() {
+        assert_eq!(
+            r["message"], "Не проверялось: ваш файл не выполнился.",
+            "{r}"
+        );
+        assert_eq!(r["status"], "error", "{r}");
+    }
 }
 
 #[test]

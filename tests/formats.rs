@@ -10,7 +10,7 @@ use pgbg_labs::grade::store::{self, Record, Run};
 use pgbg_labs::grade::submissions::{Answer, Student};
 use pgbg_labs::lab::{Check, Lab};
 use pgbg_labs::report;
-use pgbg_labs::verdict::{CheckResult, Status, Verdict};
+use pgbg_labs::verdict::{CheckResult, LoadError, Status, Verdict};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,8 @@ enum Kind {
     NotRun,
     /// Not run because the answer could not be used at all.
     Unusable,
+    /// Not run because the answer's file did not run (its verdict's `load_error` says why).
+    NotLoaded,
 }
 
 /// A check's result as the checker would make it, with fixed timings.
@@ -101,6 +103,11 @@ fn result(check: &Check, dataset: &str, kind: Kind, elapsed_ms: u64) -> CheckRes
             Status::Error,
             "Не проверялось: ответ не сдан: файла `sidorov/lab1.sql` нет.",
         ),
+        Kind::NotLoaded => CheckResult {
+            elapsed_ms: 0,
+            student_ms: 0,
+            ..not_run(Status::Error, "Не проверялось: ваш файл не выполнился.")
+        },
     }
 }
 
@@ -155,6 +162,56 @@ fn unusable(labs: &[Lab]) -> Verdict {
     )
 }
 
+/// A verdict of lab 1 whose file did not run on either dataset: a syntax error on a line with a
+/// tab and Cyrillic text.
+fn not_loaded(labs: &[Lab], answer: &str) -> Verdict {
+    verdict(lab(labs, 1), answer, None, &[Kind::NotLoaded]).with_load_error(Some(LoadError {
+        line: Some(14),
+        column: Some(17),
+        source_line: Some("\tSELECT «рейтинг» FRM books;".to_string()),
+        message: "syntax error at or near \"FRM\"".to_string(),
+        code: Some("42601".to_string()),
+        timeout: false,
+        datasets: vec!["a".to_string(), "b".to_string()],
+    }))
+}
+
+/// A verdict of lab 1 whose file ran past its time limit on dataset a and loaded on b.
+fn timed_out_on_a(labs: &[Lab]) -> Verdict {
+    let lab = lab(labs, 1);
+    let loaded = verdict(lab, "ivanov/lab1.sql", None, &[Kind::Passed, Kind::Failed]);
+    let results = loaded
+        .results
+        .into_iter()
+        .map(|r| {
+            if r.dataset != "a" {
+                return r;
+            }
+            let check = lab.checks.iter().find(|c| c.id == r.id).unwrap();
+            result(check, "a", Kind::NotLoaded, 0)
+        })
+        .collect();
+    Verdict::new(
+        lab.number,
+        &lab.title,
+        loaded.answer,
+        None,
+        results,
+        loaded.elapsed_ms,
+    )
+    .with_load_error(Some(LoadError {
+        line: None,
+        column: None,
+        source_line: None,
+        message: "выполнение заняло больше 15 с и было прервано (при загрузке файл должен \
+                  только создавать объекты)"
+            .to_string(),
+        code: None,
+        timeout: true,
+        datasets: vec!["a".to_string()],
+    }))
+}
+
 /// The shared filters, and the gradebook's folder and any other temporary path.
 fn settings(out: Option<&Path>) -> insta::Settings {
     let mut settings = filters::settings();
@@ -170,22 +227,45 @@ fn settings(out: Option<&Path>) -> insta::Settings {
 fn a_verdict_reads_well_in_every_format() {
     let labs = labs();
     let (mixed, passed, unusable) = (mixed(&labs), passed(&labs), unusable(&labs));
+    let (not_loaded, timed_out) = (not_loaded(&labs, "petrov/lab1.sql"), timed_out_on_a(&labs));
     settings(None).bind(|| {
         insta::assert_snapshot!("text_mixed", report::text(&mixed));
         insta::assert_snapshot!("text_passed", report::text(&passed));
         insta::assert_snapshot!("text_unusable", report::text(&unusable));
+        insta::assert_snapshot!("text_not_loaded", report::text(&not_loaded));
+        insta::assert_snapshot!("text_timed_out_on_a", report::text(&timed_out));
         insta::assert_snapshot!("json_mixed", report::json(&mixed));
         insta::assert_snapshot!("json_unusable", report::json(&unusable));
+        insta::assert_snapshot!("json_not_loaded", report::json(&not_loaded));
         insta::assert_snapshot!(
             "junit",
             report::junit_document(report::junit("ivanov", &[&passed, &mixed]))
+        );
+        insta::assert_snapshot!(
+            "junit_not_loaded",
+            report::junit_document(report::junit("petrov", &[&not_loaded, &timed_out]))
         );
         insta::assert_snapshot!(
             "gradescope",
             serde_json::to_string_pretty(&report::gradescope(&[&passed, &mixed, &unusable]))
                 .unwrap()
         );
+        insta::assert_snapshot!(
+            "gradescope_not_loaded",
+            serde_json::to_string_pretty(&report::gradescope(&[&not_loaded, &mixed])).unwrap()
+        );
     });
+}
+
+/// A verdict stored before `load_error` existed reads back without it, and says what it said.
+#[test]
+fn old_records_read_back() {
+    let labs = labs();
+    let mut old = serde_json::to_value(mixed(&labs)).unwrap();
+    old.as_object_mut().unwrap().remove("load_error");
+    let verdict: Verdict = serde_json::from_value(old).unwrap();
+    assert!(verdict.load_error.is_none());
+    assert_eq!(report::text(&verdict), report::text(&mixed(&labs)));
 }
 
 /// An answer handed in, as the submissions reader makes it.
@@ -251,6 +331,7 @@ fn class(labs: &[Lab]) -> (Vec<Student>, Vec<Record>) {
                         Ok(read(lab1, "wrong/07_integer_division.sql")),
                     ),
                 ),
+                (2, answer("petrov/lab2.sql", Ok("SELEC 1;\n".to_string()))),
                 (3, answer("petrov/lab3.sql", Ok(rewritten.clone()))),
             ],
         ),
@@ -308,6 +389,7 @@ fn class(labs: &[Lab]) -> (Vec<Student>, Vec<Record>) {
                         ),
                     ),
                 ),
+                (2, run(lab2, lab2.version, not_loaded_lab2(lab2))),
                 (
                     3,
                     run(
@@ -347,6 +429,19 @@ fn class(labs: &[Lab]) -> (Vec<Student>, Vec<Record>) {
         ),
     ];
     (students, records)
+}
+
+/// Lab 2's verdict of an answer `SELEC 1;`, which did not run.
+fn not_loaded_lab2(lab2: &Lab) -> Verdict {
+    verdict(lab2, "petrov/lab2.sql", None, &[Kind::NotLoaded]).with_load_error(Some(LoadError {
+        line: Some(1),
+        column: Some(1),
+        source_line: Some("SELEC 1;".to_string()),
+        message: "syntax error at or near \"SELEC\"".to_string(),
+        code: Some("42601".to_string()),
+        timeout: false,
+        datasets: lab2.datasets.iter().map(|d| d.name.clone()).collect(),
+    }))
 }
 
 /// Every file under `dir`, relative to it, sorted.

@@ -147,6 +147,7 @@ pub fn run_answer(
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
     let mut results = Vec::new();
+    let mut load_error = None;
     let mut dropped = Vec::new();
     std::thread::scope(|scope| -> Result<()> {
         let mut spares = None;
@@ -157,7 +158,17 @@ pub fn run_answer(
             if spares.is_none() && !dataset.alone {
                 spares = Some(scope.spawn(|| sandboxes.make_spares(lab, spares_kind)));
             }
-            let run = run_dataset(server, lab, dataset, &sandbox, sessions, &text, snapshots);
+            let (checker, mut student) = sessions;
+            let load = answer::load(&mut student, &text, &dataset.name, &mut load_error);
+            let run = run_dataset(
+                server,
+                lab,
+                dataset,
+                &sandbox,
+                (checker, student),
+                load,
+                snapshots,
+            );
             dropped.push(sandbox);
             results.extend(run?);
         }
@@ -169,9 +180,10 @@ pub fn run_answer(
     })?;
     sandboxes.drop_later(dropped);
     let elapsed = start.elapsed().as_millis() as u64;
-    Ok(Verdict::new(
-        lab.number, &lab.title, shown, None, results, elapsed,
-    ))
+    Ok(
+        Verdict::new(lab.number, &lab.title, shown, None, results, elapsed)
+            .with_load_error(load_error),
+    )
 }
 
 /// Runs `work` on every item, each in a thread of its own, and returns the results in order.
@@ -194,24 +206,17 @@ fn side_by_side<T: Send, R: Send>(
     })
 }
 
-/// The checks on one dataset, in its sandbox, with its checker's and student's sessions.
+/// The checks on one dataset, in its sandbox, with its checker's and student's sessions, after
+/// the answer's `load` there: none runs when it failed.
 fn run_dataset(
     server: &Server,
     lab: &Lab,
     dataset: &Dataset,
     sandbox: &Sandbox,
     (mut checker, mut student): (Session, Session),
-    text: &str,
+    load: answer::Load,
     snapshots: Snapshots,
 ) -> Result<Vec<CheckResult>> {
-    let load_start = Instant::now();
-    // Whatever rows the file returns are discarded as they arrive: a flood costs no memory.
-    let loaded = student.execute(text, Instant::now() + answer::LOAD_TIMEOUT);
-    let load_time = load_start.elapsed();
-    let load_error = loaded
-        .err()
-        .map(|err| answer::describe_load_error(&err, text));
-
     let mut results: Vec<CheckResult> = Vec::new();
     let mut kept = scenarios::Kept::default();
     let mut integrity = Integrity::default();
@@ -222,7 +227,7 @@ fn run_dataset(
         .enumerate()
     {
         let start = Instant::now();
-        let (outcome, student_time) = if let Some(problem) = &load_error {
+        let (outcome, student_time) = if let Some(problem) = &load.failure {
             (
                 Outcome::NotRun(Status::Error, problem.clone()),
                 Duration::ZERO,
@@ -255,7 +260,7 @@ fn run_dataset(
             (outcome, run.student_time)
         };
         // The answer's load counts as the student's time of the first check.
-        let student_time = student_time + if i == 0 { load_time } else { Duration::ZERO };
+        let student_time = student_time + if i == 0 { load.time } else { Duration::ZERO };
         results.push(result(
             check,
             &dataset.name,

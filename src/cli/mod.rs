@@ -9,6 +9,7 @@ mod grade;
 mod init;
 mod serve;
 mod server;
+mod watch;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -39,6 +40,10 @@ pub enum Command {
     /// Exit code 0 when every check passed, 1 when some failed, 2 when the answer or the
     /// environment could not be used.
     Check(check::CheckArgs),
+    /// Check your answer to lab N, then again each time you save the file, printing what changed.
+    ///
+    /// Runs until Ctrl-C.
+    Watch(watch::WatchArgs),
     /// Grade a folder of students' answers (or a zip of one, or a Moodle export) into a gradebook.
     ///
     /// Every answer runs in a fresh database as a fresh unprivileged role, in lanes that each
@@ -76,6 +81,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Check(args) => check::run(&context, args),
+        Command::Watch(args) => watch::run(&context, args),
         Command::Grade(args) => grade::run(&context, args),
         Command::Init(args) => init::run(&context, args),
         Command::Dev(command) => dev::run(&context, command),

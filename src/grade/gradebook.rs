@@ -50,6 +50,8 @@ struct CheckView<'a> {
     detail: Option<&'a str>,
     diff: Option<&'a str>,
     hint: Option<&'a str>,
+    /// It did not run because the answer did not load on its dataset.
+    not_loaded: bool,
 }
 
 /// Writes every part of the gradebook into `out`.
@@ -188,12 +190,13 @@ fn run_view(lab: &Lab, verdict: Option<&Verdict>) -> Value {
             detail: r.detail.as_deref(),
             diff: r.diff.as_deref(),
             hint: r.hint.as_deref(),
+            not_loaded: verdict.not_loaded(r),
         })
         .collect();
-    let many_datasets = verdict
-        .results
-        .iter()
-        .any(|r| r.dataset != verdict.results[0].dataset);
+    let load_error = verdict
+        .load_error
+        .as_ref()
+        .map(|e| report::load_error_text(verdict, e));
     context! {
         lab => lab.number,
         title => v(&lab.title),
@@ -201,7 +204,8 @@ fn run_view(lab: &Lab, verdict: Option<&Verdict>) -> Value {
         score => verdict.score,
         max_score => verdict.max_score,
         problem => v(&verdict.problem),
-        many_datasets => many_datasets,
+        load_error => load_error,
+        many_datasets => verdict.many_datasets(),
         checks => v(&checks),
     }
 }

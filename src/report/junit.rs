@@ -1,14 +1,16 @@
 //! Verdicts as JUnit XML, for CI dashboards and LMS plug-ins: a test suite a student's lab, a test
-//! case a check and dataset, a failure with the check's whole output.
+//! case a check and dataset, a failure with the check's whole output (and why the file did not
+//! run, for a check that did not because of it: a dashboard shows each failure alone).
 
-use super::check_output;
+use super::{check_output, load_error_text};
 use crate::verdict::{Status, Verdict};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
 /// The verdicts of one student as JUnit test suites (one suite a lab, one test case a check and
 /// dataset): every check that did not pass is a failure whose type is how it ended (Failed,
-/// Error, Timeout), whose message is the check's and whose text is all it said.
+/// Error, Timeout), whose message is the check's and whose text is all it said, and the load
+/// error that stopped it.
 pub fn junit(student: &str, verdicts: &[&Verdict]) -> Vec<TestSuite> {
     verdicts
         .iter()
@@ -19,11 +21,19 @@ pub fn junit(student: &str, verdicts: &[&Verdict]) -> Vec<TestSuite> {
                 let status = if r.status == Status::Passed {
                     TestCaseStatus::success()
                 } else {
+                    let mut output = check_output(r);
+                    if let Some(e) = verdict
+                        .load_error
+                        .as_ref()
+                        .filter(|_| verdict.not_loaded(r))
+                    {
+                        output = format!("{output}\n{}", load_error_text(verdict, e));
+                    }
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     status
                         .set_type(format!("{:?}", r.status))
                         .set_message(&r.message)
-                        .set_description(check_output(r));
+                        .set_description(output);
                     status
                 };
                 let mut case = TestCase::new(format!("{}@{}", r.id, r.dataset), status);
@@ -74,6 +84,7 @@ mod tests {
             title: "t".into(),
             answer: "lab3.sql".into(),
             problem: None,
+            load_error: None,
             results: vec![
                 result("ok", Status::Passed, "да"),
                 result("slow", Status::Timeout, "a < b & \"c\""),

@@ -114,14 +114,28 @@ pub fn owner(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().uid()
 }
 
-/// What every result of a JSON verdict said: its message and its detail, a line each.
+/// What a JSON verdict said: why its file did not run (the line, the SQLSTATE and the message,
+/// when it did not), then every result's message and detail, a line each.
 pub fn details(verdict: &serde_json::Value) -> String {
-    verdict["results"]
+    let load_error = &verdict["load_error"];
+    let load_error = load_error.is_object().then(|| {
+        format!(
+            "строка {}: {} {}",
+            load_error["line"],
+            load_error["code"].as_str().unwrap_or("-"),
+            load_error["message"].as_str().unwrap_or_default()
+        )
+    });
+    let results = verdict["results"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|r| [r["message"].as_str(), r["detail"].as_str()])
         .flatten()
+        .map(str::to_string);
+    load_error
+        .into_iter()
+        .chain(results)
         .collect::<Vec<_>>()
         .join("\n")
 }
