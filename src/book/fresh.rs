@@ -62,12 +62,15 @@ impl Event {
 /// setting only at its next command, and a sleeping worker never): an autovacuum worker may
 /// start at any moment, and a day's nap keeps the process tree stable; an archiver that archives
 /// nowhere (`/bin/true` reports success and copies nothing) shows where the archiver's end falls
-/// in the shutdown; at `debug3` every process logs its `exit(N)`. The page reads them back.
-const SETTINGS: [(&str, &str); 4] = [
+/// in the shutdown; at `debug3` every process logs its `exit(N)`; `lc_messages = C` keeps the log
+/// in English whatever the machine's locales (a native lab server speaks Russian where it can),
+/// since the page picks its lines by their words and is committed. The page reads them back.
+const SETTINGS: [(&str, &str); 5] = [
     ("autovacuum_naptime", "1d"),
     ("archive_mode", "on"),
     ("archive_command", "/bin/true"),
     ("log_min_messages", "debug3"),
+    ("lc_messages", "C"),
 ];
 
 impl Fresh {

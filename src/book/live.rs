@@ -246,7 +246,9 @@ impl Live {
             };
             let notices = Arc::new(Mutex::new(Vec::new()));
             let sink = Arc::clone(&notices);
-            config.application_name("psql");
+            // The pages are committed: messages in English whatever the server's language
+            // (the lab server speaks Russian where the machine has the locale).
+            config.application_name("psql").options("-c lc_messages=C");
             config.notice_callback(move |n| {
                 if let Ok(mut list) = sink.lock() {
                     list.push(format_notice(&n));

@@ -1,7 +1,7 @@
 //! The structure check as a run sees it: whether the run database is still as its template made
 //! it (`sandbox::intact`), looked at again only after student SQL ran.
 
-use super::judges::step_failed;
+use super::judges::{checker_fault, step_failed};
 use super::{CheckRun, Outcome};
 use crate::verdict::Status;
 
@@ -30,9 +30,7 @@ impl Integrity {
             // A worker or a connection the student left could change the database after the
             // look.
             if let Err(err) = run.sandbox.end_student_backends(run.student.pid) {
-                return Some(Outcome::Error(format!(
-                    "сбой проверяющей программы: {err:#}"
-                )));
+                return Some(checker_fault(&err));
             }
             match crate::sandbox::intact::changes(run.checker, run.deadline) {
                 Ok(changes) if changes.is_empty() => self.stale = false,

@@ -69,6 +69,17 @@ pub fn step_failed(err: StepError, step: &str) -> Outcome {
     }
 }
 
+/// A fault of the checker's own (its SQL, its sessions), with the SQLSTATE when the server raised
+/// it: the server's words may be Russian or English, the code is the same.
+pub fn checker_fault(err: &anyhow::Error) -> Outcome {
+    let code = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<postgres::Error>()?.code())
+        .map(|code| format!(" (SQLSTATE {})", code.code()))
+        .unwrap_or_default();
+    Outcome::Error(format!("сбой проверяющей программы: {err:#}{code}"))
+}
+
 /// One result per check and dataset, made by `make`.
 pub fn every_check(lab: &Lab, make: impl Fn(&Check, &str) -> CheckResult) -> Vec<CheckResult> {
     lab.datasets

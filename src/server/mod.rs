@@ -3,6 +3,7 @@
 pub mod docker;
 pub mod home;
 mod lifecycle;
+mod locale;
 pub mod native;
 pub mod pgbin;
 mod pool;

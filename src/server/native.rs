@@ -77,9 +77,10 @@ pub fn start(home: &Home, options: &ServerOptions) -> Result<Server> {
         .status()
         .context("cannot run pg_ctl")?;
     if !status.success() {
-        // The lab settings preload the extension's library, so a server without it stops here.
+        // The lab settings preload the extension's library, so a server without it stops here,
+        // saying `could not access file "pg_background": ...` in the language of its messages.
         let log = home.log_tail(15);
-        if log.contains("could not access file \"pg_background\"") {
+        if log.contains("\"pg_background\":") {
             bail!(
                 "PostgreSQL did not start: the pg_background extension is not installed {}",
                 super::native_install_advice(Some(&bin.dir))
@@ -378,8 +379,9 @@ fn write_config(home: &Home, port: u16) -> Result<()> {
          port = {port}\n\
          unix_socket_directories = '{socket}'\n\
          unix_socket_permissions = 0700\n\
-         {LAB_SETTINGS}",
-        socket = home.socket_dir().display()
+         {LAB_SETTINGS}{language}",
+        socket = home.socket_dir().display(),
+        language = super::locale::lc_messages_setting()
     );
     fs::write(data.join("labs.conf"), settings)?;
     let hba = format!(

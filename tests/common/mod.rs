@@ -103,6 +103,18 @@ pub fn native_only(test: &str) -> bool {
     native
 }
 
+/// Whether the lab server of the tests' backend speaks Russian (docker/labs.conf, then
+/// `lc_messages`): the image has the locale, the native backend uses this machine's.
+pub fn server_speaks_russian() -> bool {
+    if backend() == "docker" {
+        return true;
+    }
+    let out = Command::new("locale").arg("-a").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.eq_ignore_ascii_case("ru_RU.utf8") || l.eq_ignore_ascii_case("ru_RU.UTF-8"))
+}
+
 /// Whether the tests run as root.
 pub fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()

@@ -8,6 +8,7 @@ mod holders;
 mod lab2;
 mod lab3;
 
+use crate::check::judges::checker_fault;
 use crate::check::{CheckRun, Outcome};
 use crate::server::session::StepError;
 use anyhow::Result;
@@ -66,7 +67,7 @@ pub fn run(name: &str, run: &mut CheckRun) -> Outcome {
         Some(scenario) => (scenario.judge)(run),
         None => Err(anyhow::anyhow!("no scenario is named `{name}`")),
     };
-    outcome.unwrap_or_else(|err| Outcome::Error(format!("сбой проверяющей программы: {err:#}")))
+    outcome.unwrap_or_else(|err| checker_fault(&err))
 }
 
 /// Every row's text values, NULL as an empty string.
