@@ -13,12 +13,12 @@ fn a_students_error_comes_in_the_servers_language_with_its_sqlstate() {
     std::fs::write(&answer, "SELECT 1;\nSELEC 2;\n").unwrap();
     let run = home.run(&["check", "3", "--answer", answer.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let said = "не выполнился (строка 2, позиция 1): ошибка 42601: ";
+    let said = "Файл не выполнился: ошибка 42601: ";
     let advice = "no ru_RU.UTF-8 locale";
     if server_speaks_russian() {
         assert!(
             run.stdout.contains(&format!(
-                "{said}ошибка синтаксиса (примерное положение: \"SELEC\")"
+                "{said}ошибка синтаксиса (примерное положение: \"SELEC\")\n --> строка 2, столбец 1"
             )),
             "{}",
             run.all()
@@ -47,8 +47,9 @@ fn a_students_error_comes_in_the_servers_language_with_its_sqlstate() {
          setup` generates it); checked the English messages and the advice instead"
     );
     assert!(
-        run.stdout
-            .contains(&format!("{said}syntax error at or near \"SELEC\"")),
+        run.stdout.contains(&format!(
+            "{said}syntax error at or near \"SELEC\"\n --> строка 2, столбец 1"
+        )),
         "{}",
         run.all()
     );

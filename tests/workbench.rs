@@ -1,7 +1,7 @@
-//! `labs serve` through its API as the pages call it: an example edited, run and reset on a
-//! part's page, a lab checked from its page on a wrong answer and on the reference solution;
-//! and requests without the token, from a foreign Origin or to a foreign Host refused without
-//! running anything.
+//! `labs serve` as a student uses it: through its API as the pages call it (requests without
+//! the token, from a foreign Origin or to a foreign Host refused without running anything; an
+//! example edited, run and reset; a lab saved and checked), and in headless Chromium driven
+//! through ChromeDriver (the buttons on a part's page and on a lab's page).
 
 mod common;
 
@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The project's folder.
 fn project() -> PathBuf {
@@ -227,5 +228,190 @@ fn a_student_runs_examples_and_checks_labs_through_the_api() {
     assert!(
         text.contains("всё зачтено") && !text.contains("✘"),
         "{text}"
+    );
+}
+
+/// A WebDriver session of headless Chromium.
+struct Browser {
+    base: String,
+    session: String,
+    _driver: Killed,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Killed(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver runs: install Debian's chromium-driver (`make browser`)"),
+        );
+        let base = format!("http://127.0.0.1:{port}");
+        let until = Instant::now() + Duration::from_secs(20);
+        while ureq::get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < until, "chromedriver did not answer");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let created: Value = ureq::post(&format!("{base}/session"))
+            .send_json(json!({ "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": "/usr/bin/chromium",
+                    "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                             "--disable-dev-shm-usage"]
+                }
+            }}}))
+            .expect("a WebDriver session")
+            .into_json()
+            .unwrap();
+        Browser {
+            session: created["value"]["sessionId"].as_str().unwrap().to_string(),
+            base,
+            _driver: driver,
+        }
+    }
+
+    fn call(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        match ureq::post(&url).send_json(body) {
+            Ok(r) => r.into_json::<Value>().unwrap()["value"].clone(),
+            Err(ureq::Error::Status(_, r)) => panic!("WebDriver: {}", r.into_string().unwrap()),
+            Err(e) => panic!("WebDriver: {e}"),
+        }
+    }
+
+    fn open(&self, url: &str) {
+        self.call("/url", json!({ "url": url }));
+    }
+
+    fn script(&self, script: &str, args: Value) -> Value {
+        self.call("/execute/sync", json!({ "script": script, "args": args }))
+    }
+
+    /// Waits (at most `seconds`) until `script` returns something, and returns it.
+    fn wait_for(&self, script: &str, seconds: u64) -> Value {
+        let until = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let value = self.script(script, json!([]));
+            if !(value.is_null() || value == json!(false) || value == json!("")) {
+                return value;
+            }
+            assert!(
+                Instant::now() < until,
+                "waited {seconds} s in vain for: {script}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Clicks the element `css` finds, as a user does.
+    fn click(&self, css: &str) {
+        let found = self.call("/element", json!({ "using": "css selector", "value": css }));
+        let id = found[ELEMENT].as_str().unwrap().to_string();
+        // Out from under mdBook's sticky menu bar, as a reader scrolls to a button.
+        self.script(
+            "arguments[0].scrollIntoView({ block: 'center' }); return true",
+            json!([{ ELEMENT: id }]),
+        );
+        self.call(&format!("/element/{id}/click"), json!({}));
+    }
+
+    /// Clicks `button` and returns the text `shown` (an element) gets from the click.
+    fn click_for(&self, button: &str, shown: &str, seconds: u64) -> String {
+        self.script("window.labsSince = Date.now(); return true", json!([]));
+        self.click(button);
+        let wait = format!(
+            "var o = document.querySelector('{shown}'); \
+             return o && Number(o.dataset.done) > window.labsSince ? o.textContent : null"
+        );
+        self.wait_for(&wait, seconds).as_str().unwrap().to_string()
+    }
+
+    /// Types `text` into the element `css` finds, as the editor's new content.
+    fn type_into(&self, css: &str, text: &str) {
+        self.script(
+            &format!(
+                "var e = document.querySelector('{css}'); e.focus(); \
+                 if ('value' in e) e.value = arguments[0]; else e.textContent = arguments[0]; \
+                 return true"
+            ),
+            json!([text]),
+        );
+    }
+}
+
+#[test]
+fn a_student_runs_an_example_and_checks_a_lab_in_chromium() {
+    let home = LabHome::new();
+    let site = home.path().with_file_name("site");
+    build_site(&site);
+    let workspace = home.path().with_file_name("workspace");
+    home.run(&["init", workspace.to_str().unwrap()])
+        .expect_code(0);
+    let (_server, url) = serve(&home, &site, &workspace);
+    let browser = Browser::start();
+
+    // A part's first runnable example, edited and run; then its sandbox reset.
+    browser.open(&url.replace("index.html", "part-4.html"));
+    browser.wait_for("return document.querySelector('button.labs-run')", 30);
+    browser.type_into(
+        "code.labs-editable",
+        "CREATE TABLE mine AS SELECT 40 + 2 AS answer;\nSELECT answer FROM mine;",
+    );
+    let output = browser.click_for("button.labs-run", "pre.labs-output", 60);
+    assert!(output.ends_with("     42\n(1 row)"), "{output}");
+    let output = browser.click_for("button.labs-reset", "pre.labs-output", 60);
+    assert!(output.contains("заново"), "{output}");
+    browser.type_into(
+        "code.labs-editable",
+        "SELECT count(*) AS mine FROM pg_class WHERE relname = 'mine';",
+    );
+    let output = browser.click_for("button.labs-run", "pre.labs-output", 60);
+    assert!(has_value(&output, "0"), "{output}");
+    // An example the reader cannot run says why.
+    let why = browser.script(
+        "var n = document.querySelector('p.labs-norun'); return n && n.textContent",
+        json!([]),
+    );
+    assert!(why.as_str().unwrap().contains("не запускается"), "{why}");
+
+    // Lab 1 from its page: a wrong answer, then the reference solution.
+    let lab = project().join("labs/01_ratings");
+    let wrong = std::fs::read_dir(lab.join("wrong"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    browser.open(&url.replace("index.html", "lab-1.html"));
+    browser.wait_for(
+        "var a = document.querySelector('textarea.labs-answer'); return a && a.value",
+        30,
+    );
+    let verdict = |answer: &Path| -> String {
+        let text = std::fs::read_to_string(answer).unwrap();
+        browser.type_into("textarea.labs-answer", &text);
+        let shown = browser.click_for("button.labs-check", "pre.labs-verdict", 300);
+        assert_eq!(
+            std::fs::read_to_string(workspace.join("answers/lab1.sql")).unwrap(),
+            text
+        );
+        shown
+    };
+    let bad = verdict(&wrong);
+    assert!(bad.contains("✘") && bad.contains("Подсказка"), "{bad}");
+    assert!(!bad.contains("всё зачтено"), "{bad}");
+    let good = verdict(&lab.join("solution.sql"));
+    assert!(
+        good.contains("всё зачтено") && !good.contains("✘"),
+        "{good}"
     );
 }

@@ -111,6 +111,13 @@ impl Workbench {
     /// Answers one request: refused, a file of the book, or an API call.
     fn answer(&self, mut request: tiny_http::Request, port: u16) {
         let url = request.url().to_string();
+        if std::env::var_os("LABS_SERVE_TRACE").is_some() {
+            eprintln!(
+                "labs serve: {} {url} {:?}",
+                request.method(),
+                request.headers()
+            );
+        }
         let path = url.split(['?', '#']).next().unwrap_or("/").to_string();
         let api = path.starts_with("/api/");
         if let Some((status, why)) = guard::refusal(&request, port, &self.token, api) {
