@@ -254,18 +254,10 @@ fn every_run_leaves_a_spare_database_no_one_can_enter() {
     // Kept between the commands: a container a command starts for itself goes with its spares.
     home.run(&["server", "start"]).expect_code(0);
     let spares = || {
-        home.run(&[
-            "server",
-            "psql",
-            "--",
-            "-X",
-            "-At",
-            "-c",
+        home.psql(
             "SELECT datname FROM pg_database WHERE datname LIKE 'spare\\_tpl\\_lab3%' \
              AND NOT datallowconn",
-        ])
-        .expect_code(0)
-        .stdout
+        )
         .split_whitespace()
         .map(str::to_string)
         .collect::<Vec<_>>()

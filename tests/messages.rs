@@ -24,22 +24,8 @@ fn a_students_error_comes_in_the_servers_language_with_its_sqlstate() {
             run.all()
         );
         assert!(!run.stderr.contains(advice), "{}", run.all());
-        let shown = home
-            .run(&[
-                "server",
-                "psql",
-                "--",
-                "-X",
-                "-At",
-                "-c",
-                "SHOW lc_messages",
-            ])
-            .expect_code(0);
-        assert!(
-            shown.stdout.to_lowercase().starts_with("ru_ru.utf"),
-            "{}",
-            shown.all()
-        );
+        let shown = home.psql("SHOW lc_messages");
+        assert!(shown.to_lowercase().starts_with("ru_ru.utf"), "{shown}");
         return;
     }
     eprintln!(

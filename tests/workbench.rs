@@ -58,13 +58,21 @@ fn build_site(dir: &Path) {
     );
 }
 
-/// `labs serve` on a free port for the workspace `workspace`: the process and the URL it printed.
-fn serve(home: &LabHome, site: &Path, workspace: &Path) -> (Killed, String) {
+/// `labs serve` on a free port, in a home of its own, for a new workspace (`labs init`), with the
+/// workbook built from the committed pages: the home, the workspace, the process and the URL
+/// it printed.
+fn served() -> (LabHome, PathBuf, Killed, String) {
+    let home = LabHome::new();
+    let site = home.path().with_file_name("site");
+    build_site(&site);
+    let workspace = home.path().with_file_name("workspace");
+    home.run(&["init", workspace.to_str().unwrap()])
+        .expect_code(0);
     let mut child = home
         .command(&["serve", "--port", "0", "--workspace"])
-        .arg(workspace)
+        .arg(&workspace)
         .arg("--site")
-        .arg(site)
+        .arg(&site)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -75,7 +83,18 @@ fn serve(home: &LabHome, site: &Path, workspace: &Path) -> (Killed, String) {
         .unwrap();
     let url = line.trim().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "printed: {line:?}");
-    (Killed(child), url)
+    (home, workspace, Killed(child), url)
+}
+
+/// Lab 1's first wrong answer and its reference solution.
+fn lab1_answers() -> (PathBuf, PathBuf) {
+    let lab = project().join("labs/01_ratings");
+    let wrong = std::fs::read_dir(lab.join("wrong"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    (wrong, lab.join("solution.sql"))
 }
 
 /// A raw HTTP/1.1 request to 127.0.0.1:`port` with exactly the headers given: its status and
@@ -107,13 +126,7 @@ fn has_value(printed: &str, value: &str) -> bool {
 
 #[test]
 fn a_student_runs_examples_and_checks_labs_through_the_api() {
-    let home = LabHome::new();
-    let site = home.path().with_file_name("site");
-    build_site(&site);
-    let workspace = home.path().with_file_name("workspace");
-    home.run(&["init", workspace.to_str().unwrap()])
-        .expect_code(0);
-    let (_server, url) = serve(&home, &site, &workspace);
+    let (_home, workspace, _server, url) = served();
     let port: u16 = url["http://127.0.0.1:".len()..]
         .split('/')
         .next()
@@ -204,12 +217,7 @@ fn a_student_runs_examples_and_checks_labs_through_the_api() {
 
     // Lab 1 from its page: a wrong answer, then the reference solution, each saved into the
     // workspace and checked there.
-    let lab = project().join("labs/01_ratings");
-    let wrong = std::fs::read_dir(lab.join("wrong"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .min()
-        .unwrap();
+    let (wrong, solution) = lab1_answers();
     let verdict = |answer: &Path| -> Value {
         let text = std::fs::read_to_string(answer).unwrap();
         call("/api/answer", json!({ "lab": 1, "text": text }));
@@ -223,7 +231,7 @@ fn a_student_runs_examples_and_checks_labs_through_the_api() {
     let text = bad["text"].as_str().unwrap();
     assert!(text.contains("✘") && text.contains("Подсказка"), "{text}");
     assert!(bad["verdict"]["score"].as_u64() < bad["verdict"]["max_score"].as_u64());
-    let good = verdict(&lab.join("solution.sql"));
+    let good = verdict(&solution);
     let text = good["text"].as_str().unwrap();
     assert!(
         text.contains("всё зачтено") && !text.contains("✘"),
@@ -351,13 +359,7 @@ impl Browser {
 
 #[test]
 fn a_student_runs_an_example_and_checks_a_lab_in_chromium() {
-    let home = LabHome::new();
-    let site = home.path().with_file_name("site");
-    build_site(&site);
-    let workspace = home.path().with_file_name("workspace");
-    home.run(&["init", workspace.to_str().unwrap()])
-        .expect_code(0);
-    let (_server, url) = serve(&home, &site, &workspace);
+    let (_home, workspace, _server, url) = served();
     let browser = Browser::start();
 
     // A part's first runnable example, edited and run; then its sandbox reset.
@@ -385,12 +387,7 @@ fn a_student_runs_an_example_and_checks_a_lab_in_chromium() {
     assert!(why.as_str().unwrap().contains("не запускается"), "{why}");
 
     // Lab 1 from its page: a wrong answer, then the reference solution.
-    let lab = project().join("labs/01_ratings");
-    let wrong = std::fs::read_dir(lab.join("wrong"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .min()
-        .unwrap();
+    let (wrong, solution) = lab1_answers();
     browser.open(&url.replace("index.html", "lab-1.html"));
     browser.wait_for(
         "var a = document.querySelector('textarea.labs-answer'); return a && a.value",
@@ -409,7 +406,7 @@ fn a_student_runs_an_example_and_checks_a_lab_in_chromium() {
     let bad = verdict(&wrong);
     assert!(bad.contains("✘") && bad.contains("Подсказка"), "{bad}");
     assert!(!bad.contains("всё зачтено"), "{bad}");
-    let good = verdict(&lab.join("solution.sql"));
+    let good = verdict(&solution);
     assert!(
         good.contains("всё зачтено") && !good.contains("✘"),
         "{good}"

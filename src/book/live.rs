@@ -281,27 +281,17 @@ impl Live {
             .lock()
             .map(|mut l| std::mem::take(&mut *l))
             .unwrap_or_default();
-        Ok(match result {
-            Ok(messages) => Outcome {
-                tables: Table::from_messages(&messages, &[types]),
-                notices,
-                error: None,
+        let result = result.map_err(|err| match err.as_db_error() {
+            Some(db) => Failure {
+                code: db.code().code().to_string(),
+                text: format_error(db, &sql, &self.literals),
             },
-            Err(err) => Outcome {
-                tables: Vec::new(),
-                notices,
-                error: Some(match err.as_db_error() {
-                    Some(db) => Failure {
-                        code: db.code().code().to_string(),
-                        text: format_error(db, &sql, &self.literals),
-                    },
-                    None => Failure {
-                        code: String::new(),
-                        text: format!("ERROR:  {err}"),
-                    },
-                }),
+            None => Failure {
+                code: String::new(),
+                text: format!("ERROR:  {err}"),
             },
-        })
+        });
+        Ok(Outcome::of(result, types, notices))
     }
 
     /// Runs the statements; what psql would print for them (scrubbed), and the SQLSTATE of the
@@ -317,16 +307,11 @@ impl Live {
                 show.fails.as_deref().filter(|_| last),
                 statement,
             )?;
-            let stored = show.gset && last;
-            if stored {
-                if let Some(table) = outcome.tables.first() {
-                    self.vars.gset(table)?;
-                }
-            }
             let keep = |n: &str| show.notices.as_ref().is_none_or(|re| re.is_match(n));
-            outcome.print(&mut printed, keep, !stored, |t| {
-                self.show_table(t, &show.mask).render("")
-            });
+            let literals = &self.literals;
+            outcome.show(&mut printed, &mut self.vars, show.gset && last, keep, |t| {
+                show_table(t, &show.mask, literals).render("")
+            })?;
             if let Some(error) = &outcome.error {
                 failed = Some(error.code.clone());
             }
@@ -444,24 +429,6 @@ impl Live {
         bail!("waited {seconds} s in vain for: {sql}")
     }
 
-    /// The table with its masked columns' values replaced and every value scrubbed.
-    fn show_table(&self, table: &Table, mask: &[String]) -> Table {
-        let mut shown = table.clone();
-        for (i, column) in table.columns.iter().enumerate() {
-            let masked = mask.contains(&column.name);
-            for row in &mut shown.rows {
-                if let Some(value) = row[i].as_mut() {
-                    *value = if masked {
-                        format!("<{}>", column.name)
-                    } else {
-                        scrub::scrub(value, &self.literals)
-                    };
-                }
-            }
-        }
-        shown
-    }
-
     fn log_len(&self) -> u64 {
         self.lab_log
             .as_ref()
@@ -496,6 +463,24 @@ impl Live {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// The table with its masked columns' values replaced and every value scrubbed.
+fn show_table(table: &Table, mask: &[String], literals: &[(String, String)]) -> Table {
+    let mut shown = table.clone();
+    for (i, column) in table.columns.iter().enumerate() {
+        let masked = mask.contains(&column.name);
+        for row in &mut shown.rows {
+            if let Some(value) = row[i].as_mut() {
+                *value = if masked {
+                    format!("<{}>", column.name)
+                } else {
+                    scrub::scrub(value, literals)
+                };
+            }
+        }
+    }
+    shown
 }
 
 /// The placeholder of example block `i` in a page's text until `finish_page` marks it.

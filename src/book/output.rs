@@ -4,6 +4,7 @@
 
 use crate::table::Table;
 use anyhow::{bail, Result};
+use postgres::SimpleQueryMessage;
 use regex::Regex;
 use std::collections::BTreeMap;
 
@@ -21,10 +22,53 @@ pub struct Failure {
 }
 
 impl Outcome {
+    /// The outcome of a statement that returned `messages` (with columns of types `types`) or
+    /// failed, with the notices it raised.
+    pub fn of(
+        result: Result<Vec<SimpleQueryMessage>, Failure>,
+        types: Vec<u32>,
+        notices: Vec<String>,
+    ) -> Outcome {
+        match result {
+            Ok(messages) => Outcome {
+                tables: Table::from_messages(&messages, &[types]),
+                notices,
+                error: None,
+            },
+            Err(failure) => Outcome {
+                tables: Vec::new(),
+                notices,
+                error: Some(failure),
+            },
+        }
+    }
+
+    /// What psql does with the outcome of a statement: with `gset` (the last statement of a
+    /// `\gset` block) and no error, its row becomes variables in `vars` and its table is not
+    /// printed; the rest (the notices `keep` lets through, each table as `show` draws it, the
+    /// error) is appended to `printed`.
+    pub fn show(
+        &self,
+        printed: &mut String,
+        vars: &mut Vars,
+        gset: bool,
+        keep: impl Fn(&str) -> bool,
+        show: impl Fn(&Table) -> String,
+    ) -> Result<()> {
+        let stored = gset && self.error.is_none();
+        if stored {
+            if let Some(table) = self.tables.first() {
+                vars.gset(table)?;
+            }
+        }
+        self.print(printed, keep, !stored, show);
+        Ok(())
+    }
+
     /// Appends what psql prints for the outcome to `printed`: the notices `keep` lets through,
     /// each table as `show` draws it (none when `tables` is false: a `\gset` stored them), then
     /// the error.
-    pub fn print(
+    fn print(
         &self,
         printed: &mut String,
         keep: impl Fn(&str) -> bool,

@@ -7,7 +7,6 @@ use super::output::{Failure, Outcome, Vars};
 use crate::lab::Lab;
 use crate::sandbox::{Sandbox, Sandboxes};
 use crate::server::session::{Session, StepError};
-use crate::table::Table;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -141,18 +140,7 @@ impl Reader {
             // The session keeps `SEVERITY: text`; psql prints two spaces after the colon.
             .map(|n| n.replacen(": ", ":  ", 1))
             .collect();
-        match result {
-            Ok(messages) => Outcome {
-                tables: Table::from_messages(&messages, &[types]),
-                notices,
-                error: None,
-            },
-            Err(err) => Outcome {
-                tables: Vec::new(),
-                notices,
-                error: Some(failure(&err, &sql)),
-            },
-        }
+        Outcome::of(result.map_err(|err| failure(&err, &sql)), types, notices)
     }
 
     /// Runs a block's statements in order, as psql runs a script without ON_ERROR_STOP, and
@@ -163,15 +151,16 @@ impl Reader {
         let mut codes = Vec::new();
         for (i, statement) in statements.iter().enumerate() {
             let outcome = self.run_one(statement, deadline);
-            let stored = gset && i + 1 == statements.len() && outcome.error.is_none();
-            if stored {
-                if let Some(table) = outcome.tables.first() {
-                    if let Err(err) = self.vars.gset(table) {
-                        printed.push_str(&format!("{err}\n"));
-                    }
-                }
+            let last = gset && i + 1 == statements.len();
+            if let Err(err) = outcome.show(
+                &mut printed,
+                &mut self.vars,
+                last,
+                |_| true,
+                |t| t.render(""),
+            ) {
+                printed.push_str(&format!("{err}\n"));
             }
-            outcome.print(&mut printed, |_| true, !stored, |t| t.render(""));
             codes.push(outcome.error.as_ref().map(|e| e.code.clone()));
             if printed.len() > MAX_OUTPUT {
                 let cut = (0..=MAX_OUTPUT)

@@ -42,6 +42,14 @@ impl LabHome {
     pub fn run(&self, args: &[&str]) -> Run {
         Run::from(self.command(args).output().expect("cannot run labs"))
     }
+
+    /// Runs `sql` on the lab server as its superuser (`labs server psql -- -X -At -c SQL`),
+    /// which must succeed; returns what it printed, unaligned.
+    pub fn psql(&self, sql: &str) -> String {
+        self.run(&["server", "psql", "--", "-X", "-At", "-c", sql])
+            .expect_code(0)
+            .stdout
+    }
 }
 
 impl Drop for LabHome {
