@@ -9,6 +9,7 @@ MDBOOK := $(TOOLS_DIR)/bin/mdbook
 
 .PHONY: setup browser build demo image grader-image test cargo-test lint fmt-check installcheck \
 	compat-check dev-check docker-test engines-test swarm-test k8s-test matrix bench book serve \
+	author-serve \
 	mdbook book-check
 
 setup:
@@ -101,12 +102,13 @@ k8s-test: setup
 matrix: build
 	@scripts/matrix
 
-bench: setup
+bench: setup book
 	@$(LABS) bench start --out target/bench
 	@$(LABS) bench extension --backend native --out target/bench
 	@$(LABS) bench checks --backend native --out target/bench
 	@$(LABS) bench grade --backend native --out target/bench
 	@$(LABS) bench grade --shards 3 --backend native --out target/bench
+	@$(LABS) bench serve --backend native --out target/bench
 
 # mdBook at the pinned version, installed when missing or of another version.
 mdbook:
@@ -118,7 +120,14 @@ book: mdbook
 	@mkdir -p target && $(MDBOOK) build book 2> target/mdbook.log || { cat target/mdbook.log; exit 1; }
 	@if grep -E "WARN|ERROR" target/mdbook.log; then echo "mdbook build gave warnings" >&2; exit 1; fi
 
-serve: mdbook
+# The workbook with runnable examples and checkable labs (`labs serve`) for the workspace
+# WORKSPACE (`labs init` made it; `make serve WORKSPACE=~/pgbg`); mdBook's own live-reloading
+# server for authors.
+WORKSPACE ?= .
+serve: setup book
+	@$(LABS) serve --book $(CURDIR)/book --workspace $(WORKSPACE)
+
+author-serve: mdbook
 	@$(MDBOOK) serve book
 
 # The committed pages equal a fresh render on the lab server, the HTML builds without warnings,

@@ -49,6 +49,21 @@ pub enum BenchCommand {
         #[arg(long, default_value = "target/bench")]
         out: PathBuf,
     },
+    /// The workbench (`labs serve`) over HTTP: an example's round trip, a sandbox reset, and a
+    /// lab checked from the page against `labs check` in the terminal.
+    Serve {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The lab checked from the page and in the terminal (its reference solution).
+        #[arg(long, default_value_t = 2)]
+        lab: u32,
+        /// Rounds: 10 example runs, 2 resets and a check each way per round; medians reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Folder for the JSON figures.
+        #[arg(long, default_value = "target/bench")]
+        out: PathBuf,
+    },
     /// pg_background against dblink: per-call round trip and streaming a million rows.
     Extension {
         #[command(flatten)]
@@ -100,6 +115,20 @@ pub fn run(context: &Context, command: BenchCommand) -> Result<ExitCode> {
                 let report = bench::grade(home, &labs, &server.options(), students, compare, &out)?;
                 bench::print_grade(&report);
             }
+        }
+        BenchCommand::Serve {
+            server,
+            lab,
+            rounds,
+            out,
+        } => {
+            let labs = context.labs(&Which::All)?;
+            let server = server::ensure_running(home, &server.options(), Lifetime::Command)?;
+            let book = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book");
+            let site = book.join("build");
+            let report =
+                pgbg_labs::serve::bench::serve(&server, &book, &site, labs, lab, rounds, &out)?;
+            pgbg_labs::serve::bench::print_serve(&report);
         }
         BenchCommand::Extension {
             server,

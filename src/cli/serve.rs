@@ -36,14 +36,13 @@ pub fn run(context: &Context, args: ServeArgs) -> Result<ExitCode> {
     let labs = context.labs(&Which::All)?;
     let workspace = std::fs::canonicalize(&args.workspace)?;
     let bench = Workbench::new(&running, &book, &book.join("build"), &workspace, labs)?;
-    let token = bench.token.clone();
     let threads = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
-    bench.serve(args.port, threads, |port| {
-        eprintln!(
-            "labs: the workbook of `{}` is served; open it (Ctrl-C stops):",
-            workspace.display()
-        );
-        println!("http://127.0.0.1:{port}/index.html?token={token}");
-    })?;
+    let served = bench.start(args.port, threads)?;
+    eprintln!(
+        "labs: the workbook of `{}` is served; open it (Ctrl-C stops):",
+        workspace.display()
+    );
+    println!("{}", served.url());
+    served.wait();
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,8 @@
 //! `labs serve`: the built workbook on 127.0.0.1 with a small API beside it, through which its
 //! pages run their examples in the reader's own sandboxes and check the labs' answers of the
-//! workspace the server was started in.
+//! workspace the server was started in. `LABS_SERVE_TRACE=1` prints every request on stderr.
 
+pub mod bench;
 pub mod guard;
 
 use crate::book::reader::{split, PageSteps, Reader};
@@ -29,7 +30,7 @@ struct PageSandbox {
 /// The workbench: the lab server, the reader's sandboxes (one a page), the built book and the
 /// workspace whose answers the lab pages edit and check.
 pub struct Workbench {
-    pub token: String,
+    token: String,
     server: Server,
     workbook: Lab,
     site: PathBuf,
@@ -40,6 +41,43 @@ pub struct Workbench {
     checking: Mutex<()>,
     /// Declared last: dropped after every reader is closed, it waits for their drops.
     sandboxes: Sandboxes,
+}
+
+/// A workbench being served: its port and token; dropping it stops the server.
+pub struct Served {
+    pub port: u16,
+    pub token: String,
+    http: Arc<tiny_http::Server>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Served {
+    /// The address a reader opens: the book's first page with the token.
+    pub fn url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/index.html?token={}",
+            self.port, self.token
+        )
+    }
+
+    /// Serves until the process ends.
+    pub fn wait(mut self) {
+        for worker in std::mem::take(&mut self.workers) {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Drop for Served {
+    /// Stops taking requests and waits for those under way.
+    fn drop(&mut self) {
+        for _ in 0..self.workers.len() {
+            self.http.unblock();
+        }
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
 }
 
 /// A handler's answer: its status and JSON body.
@@ -79,9 +117,9 @@ impl Workbench {
         })
     }
 
-    /// Serves on 127.0.0.1:`port` (0: a free port) with `threads` request threads until the
-    /// process ends; `ready` is told the port once it listens.
-    pub fn serve(self, port: u16, threads: usize, ready: impl FnOnce(u16)) -> Result<()> {
+    /// Serves on 127.0.0.1:`port` (0: a free port) with `threads` request threads, until the
+    /// returned handle is dropped.
+    pub fn start(self, port: u16, threads: usize) -> Result<Served> {
         let http = tiny_http::Server::http(("127.0.0.1", port))
             .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))?;
         let port = http
@@ -89,10 +127,10 @@ impl Workbench {
             .to_ip()
             .context("the server listens on no IP address")?
             .port();
-        ready(port);
         let http = Arc::new(http);
+        let token = self.token.clone();
         let bench = Arc::new(self);
-        let workers: Vec<_> = (0..threads.max(1))
+        let workers = (0..threads.max(1))
             .map(|_| {
                 let (http, bench) = (Arc::clone(&http), Arc::clone(&bench));
                 std::thread::spawn(move || {
@@ -102,10 +140,12 @@ impl Workbench {
                 })
             })
             .collect();
-        for worker in workers {
-            let _ = worker.join();
-        }
-        Ok(())
+        Ok(Served {
+            port,
+            token,
+            http,
+            workers,
+        })
     }
 
     /// Answers one request: refused, a file of the book, or an API call.
