@@ -36,8 +36,7 @@ pub fn run(context: &Context, args: ServeArgs) -> Result<ExitCode> {
     let labs = context.labs(&Which::All)?;
     let workspace = std::fs::canonicalize(&args.workspace)?;
     let bench = Workbench::new(&running, &book, &book.join("build"), &workspace, labs)?;
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
-    let served = bench.start(args.port, threads)?;
+    let served = bench.start(args.port)?;
     eprintln!(
         "labs: the workbook of `{}` is served; open it (Ctrl-C stops):",
         workspace.display()

@@ -55,7 +55,7 @@ pub fn serve(
         &std::fs::canonicalize(&workspace)?,
         labs,
     )?
-    .start(0, 4)?;
+    .start(0)?;
     let call = |path: &str, body: Value| -> Result<(f64, Value)> {
         let start = Instant::now();
         let reply: Value = ureq::post(&format!("http://127.0.0.1:{}/api/{path}", served.port))

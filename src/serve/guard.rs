@@ -2,7 +2,7 @@
 //! rebinding), from its own pages (no cross-site request from another page the reader has
 //! open), and, for the API, carrying the random token the server printed; bodies of bounded size.
 
-use tiny_http::Request;
+use axum::http::HeaderMap;
 
 /// The largest request body read: an answer file (at most 1 MiB) with its JSON escaping.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -12,13 +12,11 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 pub const TOKEN_HEADER: &str = "X-Labs-Token";
 
 /// Why a request is refused (its status and an English reason), or none.
-pub fn refusal(request: &Request, port: u16, token: &str, api: bool) -> Option<(u16, String)> {
+pub fn refusal(headers: &HeaderMap, port: u16, token: &str, api: bool) -> Option<(u16, String)> {
     let header = |name: &str| {
-        request
-            .headers()
-            .iter()
-            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str().to_string())
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
     let own_hosts = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
     let host = header("Host").unwrap_or_default();
@@ -50,7 +48,8 @@ pub fn refusal(request: &Request, port: u16, token: &str, api: bool) -> Option<(
             return Some((403, "refused: no valid token".to_string()));
         }
     }
-    if request.body_length().is_some_and(|n| n > MAX_BODY) {
+    let length = header("Content-Length").and_then(|n| n.parse::<usize>().ok());
+    if length.is_some_and(|n| n > MAX_BODY) {
         return Some((413, format!("refused: a body over {MAX_BODY} bytes")));
     }
     None

@@ -16,7 +16,6 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,8 +46,12 @@ pub struct Workbench {
 pub struct Served {
     pub port: u16,
     pub token: String,
-    http: Arc<tiny_http::Server>,
-    workers: Vec<std::thread::JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Held so that the workbench is dropped here, after the runtime, and not on one of its
+    /// threads: dropping it closes the readers' sandboxes through the blocking client, which
+    /// must not run inside a runtime.
+    _bench: Arc<Workbench>,
 }
 
 impl Served {
@@ -62,8 +65,8 @@ impl Served {
 
     /// Serves until the process ends.
     pub fn wait(mut self) {
-        for worker in std::mem::take(&mut self.workers) {
-            let _ = worker.join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -71,14 +74,17 @@ impl Served {
 impl Drop for Served {
     /// Stops taking requests and waits for those under way.
     fn drop(&mut self) {
-        for _ in 0..self.workers.len() {
-            self.http.unblock();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
+
+/// An HTTP response.
+type Response = axum::response::Response;
 
 /// A handler's answer: its status and JSON body.
 type Reply = (u16, Value);
@@ -117,71 +123,76 @@ impl Workbench {
         })
     }
 
-    /// Serves on 127.0.0.1:`port` (0: a free port) with `threads` request threads, until the
-    /// returned handle is dropped.
-    pub fn start(self, port: u16, threads: usize) -> Result<Served> {
-        let http = tiny_http::Server::http(("127.0.0.1", port))
-            .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-        let port = http
-            .server_addr()
-            .to_ip()
-            .context("the server listens on no IP address")?
-            .port();
-        let http = Arc::new(http);
+    /// Serves on 127.0.0.1:`port` (0: a free port), until the returned handle is dropped: axum
+    /// on a small runtime of its own; the handlers, which wait on the server, run on its
+    /// blocking threads.
+    pub fn start(self, port: u16) -> Result<Served> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_io()
+            .build()?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+        let port = listener.local_addr()?.port();
         let token = self.token.clone();
         let bench = Arc::new(self);
-        let workers = (0..threads.max(1))
-            .map(|_| {
-                let (http, bench) = (Arc::clone(&http), Arc::clone(&bench));
-                std::thread::spawn(move || {
-                    while let Ok(request) = http.recv() {
-                        bench.answer(request, port);
-                    }
-                })
-            })
-            .collect();
+        let kept = Arc::clone(&bench);
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let bench = Arc::clone(&bench);
+            async move { bench.answer(request, port).await }
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
         Ok(Served {
             port,
             token,
-            http,
-            workers,
+            stop: Some(stop),
+            thread: Some(thread),
+            _bench: kept,
         })
     }
 
     /// Answers one request: refused, a file of the book, or an API call.
-    fn answer(&self, mut request: tiny_http::Request, port: u16) {
-        let url = request.url().to_string();
+    async fn answer(self: Arc<Self>, request: axum::extract::Request, port: u16) -> Response {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path().to_string();
         if std::env::var_os("LABS_SERVE_TRACE").is_some() {
             eprintln!(
-                "labs serve: {} {url} {:?}",
-                request.method(),
-                request.headers()
+                "labs serve: {} {} {:?}",
+                parts.method, parts.uri, parts.headers
             );
         }
-        let path = url.split(['?', '#']).next().unwrap_or("/").to_string();
         let api = path.starts_with("/api/");
-        if let Some((status, why)) = guard::refusal(&request, port, &self.token, api) {
-            let _ = request.respond(json_response(status, &json!({ "error": why })));
-            return;
+        if let Some((status, why)) = guard::refusal(&parts.headers, port, &self.token, api) {
+            return json_response(status, &json!({ "error": why }));
         }
         if !api {
-            let _ = request.respond(self.file(&path));
-            return;
+            return tokio::task::spawn_blocking(move || self.file(&path))
+                .await
+                .unwrap_or_else(|_| json_response(500, &json!({ "error": "the file failed" })));
         }
-        let mut body = Vec::new();
-        let read = request
-            .as_reader()
-            .take(guard::MAX_BODY as u64 + 1)
-            .read_to_end(&mut body);
-        let (status, value) = if read.is_err() || body.len() > guard::MAX_BODY {
-            (413, json!({ "error": "the body could not be read whole" }))
-        } else {
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let method = request.method().as_str().to_string();
-            self.call(&method, &path, &body)
-                .unwrap_or_else(|err| (500, json!({ "error": format!("{err:#}") })))
+        let Ok(body) = axum::body::to_bytes(body, guard::MAX_BODY).await else {
+            return json_response(413, &json!({ "error": "the body could not be read whole" }));
         };
-        let _ = request.respond(json_response(status, &value));
+        let method = parts.method.as_str().to_string();
+        tokio::task::spawn_blocking(move || {
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (status, value) = self
+                .call(&method, &path, &body)
+                .unwrap_or_else(|err| (500, json!({ "error": format!("{err:#}") })));
+            json_response(status, &value)
+        })
+        .await
+        .unwrap_or_else(|_| json_response(500, &json!({ "error": "the call failed" })))
     }
 
     /// Routes an API call.
@@ -341,9 +352,9 @@ impl Workbench {
     }
 
     /// A file of the book, with its type.
-    fn file(&self, path: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    fn file(&self, path: &str) -> Response {
         let Some(file) = self.site_file(path) else {
-            return tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404);
+            return response(404, "text/plain", b"not found".to_vec());
         };
         let kind = match file.extension().and_then(|e| e.to_str()).unwrap_or("") {
             "html" => "text/html; charset=utf-8",
@@ -357,8 +368,7 @@ impl Workbench {
             "ttf" => "font/ttf",
             _ => "application/octet-stream",
         };
-        let data = fs::read(&file).unwrap_or_default();
-        tiny_http::Response::from_data(data).with_header(header("Content-Type", kind))
+        response(200, kind, fs::read(&file).unwrap_or_default())
     }
 }
 
@@ -369,13 +379,20 @@ fn not_found(page: &str) -> Reply {
     )
 }
 
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
+/// A response of `status` with a body of type `kind`.
+fn response(status: u16, kind: &str, body: Vec<u8>) -> Response {
+    axum::response::Response::builder()
+        .status(status)
+        .header("Content-Type", kind)
+        .header("Cache-Control", "no-store")
+        .body(axum::body::Body::from(body))
+        .expect("a valid response")
 }
 
-fn json_response(status: u16, value: &Value) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    tiny_http::Response::from_data(value.to_string().into_bytes())
-        .with_status_code(status)
-        .with_header(header("Content-Type", "application/json; charset=utf-8"))
-        .with_header(header("Cache-Control", "no-store"))
+fn json_response(status: u16, value: &Value) -> Response {
+    response(
+        status,
+        "application/json; charset=utf-8",
+        value.to_string().into_bytes(),
+    )
 }
