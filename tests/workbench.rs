@@ -69,7 +69,7 @@ fn served() -> (LabHome, PathBuf, Killed, String) {
     home.run(&["init", workspace.to_str().unwrap()])
         .expect_code(0);
     let mut child = home
-        .command(&["serve", "--port", "0", "--workspace"])
+        .command(&["serve", "--http-port", "0", "--workspace"])
         .arg(&workspace)
         .arg("--site")
         .arg(&site)

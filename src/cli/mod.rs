@@ -183,3 +183,14 @@ impl ServerArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every subcommand's arguments (unique names among flattened groups,
+    /// say), which debug builds otherwise make only when that subcommand is run.
+    #[test]
+    fn the_arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -11,9 +11,9 @@ use std::process::ExitCode;
 /// `labs serve`'s arguments.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The port on 127.0.0.1 (0: a free one).
+    /// The workbook's HTTP port on 127.0.0.1 (0: a free one); `--port` is the lab server's.
     #[arg(long, default_value_t = 3001)]
-    port: u16,
+    http_port: u16,
     /// The workbook's folder (its sandbox's description, `00_workbook/`).
     #[arg(long, value_name = "DIR")]
     book: Option<PathBuf>,
@@ -36,7 +36,7 @@ pub fn run(context: &Context, args: ServeArgs) -> Result<ExitCode> {
     let labs = context.labs(&Which::All)?;
     let workspace = std::fs::canonicalize(&args.workspace)?;
     let bench = Workbench::new(&running, &book, &book.join("build"), &workspace, labs)?;
-    let served = bench.start(args.port)?;
+    let served = bench.start(args.http_port)?;
     eprintln!(
         "labs: the workbook of `{}` is served; open it (Ctrl-C stops):",
         workspace.display()
