@@ -35,7 +35,8 @@ pub fn run(context: &Context, args: ServeArgs) -> Result<ExitCode> {
     let running = server::ensure_running(&context.home, &args.server.options(), Lifetime::Command)?;
     let labs = context.labs(&Which::All)?;
     let workspace = std::fs::canonicalize(&args.workspace)?;
-    let bench = Workbench::new(&running, &book, &book.join("build"), &workspace, labs)?;
+    let site = args.site.unwrap_or_else(|| book.join("build"));
+    let bench = Workbench::new(&running, &book, &site, &workspace, labs)?;
     let served = bench.start(args.http_port)?;
     eprintln!(
         "labs: the workbook of `{}` is served; open it (Ctrl-C stops):",
