@@ -291,14 +291,16 @@ END $$;"#;
     let (run, verdict) = check(&home, "3", "spare.sql", probe);
     assert_eq!(run.code, 1, "{}", run.all());
     let said = details(&verdict);
-    // The server's refusal in its own language: the database is not accepting connections.
+    // The server's refusal in its own language: the database is not accepting connections (in
+    // Russian, or transliterated where dblink's libpq has a cluster of the C character set, as in
+    // the image).
     let refused = if common::server_speaks_russian() {
-        "не принимает подключения"
+        ["не принимает подключения", "ne prinimaet podklyucheniya"]
     } else {
-        "is not currently accepting connections"
+        ["is not currently accepting connections"; 2]
     };
     assert!(
-        said.contains("outcome: spare_") && said.contains(refused),
+        said.contains("outcome: spare_") && refused.iter().any(|r| said.contains(r)),
         "{said}"
     );
 }
